@@ -1,0 +1,22 @@
+import type { Knex } from 'knex';
+import * as createKeyCapsules from './20261122000001-create-key-capsules.js';
+
+interface Migration {
+  readonly name: string;
+  up(knex: Knex): Promise<void>;
+  down(knex: Knex): Promise<void>;
+}
+
+/**
+ * Every migration, in order. Listed in code rather than discovered on disk so that the same list runs from
+ * TypeScript sources (tests) and compiled JavaScript (production) alike. Append; never edit a released one.
+ */
+const MIGRATIONS: readonly Migration[] = [createKeyCapsules];
+
+export const migrationSource: Knex.MigrationSource<Migration> = {
+  getMigrations: () => Promise.resolve([...MIGRATIONS]),
+  getMigrationName: (migration) => migration.name,
+  getMigration: (migration) => Promise.resolve(migration),
+};
+
+export const latestMigrationName = (): string => (MIGRATIONS[MIGRATIONS.length - 1] as Migration).name;

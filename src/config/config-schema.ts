@@ -1,0 +1,95 @@
+import { z } from 'zod';
+import { parseIsoDuration } from '../domain/duration.js';
+
+/**
+ * The configuration file's schema (spec/interfaces.md "Configuration"): one typed object, validated once at start.
+ * Objects are strict, so a misspelt key is an error rather than a silently ignored setting.
+ */
+const duration = (fallback: string) =>
+  z
+    .string()
+    .prefault(fallback)
+    .transform((text, ctx) => {
+      const parsed = parseIsoDuration(text);
+      if ('error' in parsed) {
+        ctx.issues.push({ code: 'custom', message: parsed.error, input: text });
+        return z.NEVER;
+      }
+      return parsed.ms;
+    });
+
+const port = (fallback: number) => z.int().min(0).max(65535).prefault(fallback);
+
+const positiveInt = (fallback: number, max: number) => z.int().min(1).max(max).prefault(fallback);
+
+const expiry = z
+  .strictObject({ default: duration('P1095D'), max: duration('P1825D') })
+  .prefault({})
+  .check((ctx) => {
+    if (ctx.value.default > ctx.value.max) {
+      ctx.issues.push({
+        code: 'custom',
+        message: 'the default must not be longer than the max',
+        input: ctx.value,
+        path: ['default'],
+      });
+    }
+    if (ctx.value.default <= 0) {
+      ctx.issues.push({ code: 'custom', message: 'must be longer than zero', input: ctx.value, path: ['default'] });
+    }
+  });
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+export const configSchema = z.strictObject({
+  database: z
+    .strictObject({
+      /** `mysql://user:pass@host:3306/db` or `sqlite:path` (relative to the configuration file). */
+      url: z
+        .string()
+        .regex(/^(mysql|sqlite):/, 'must start with mysql:// or sqlite:')
+        .prefault('sqlite:./var/cdoc2.sqlite'),
+      /** Run pending migrations at start (Knex takes a lock, so several instances starting at once are safe). */
+      migrate: z.boolean().prefault(true),
+      pool: z.strictObject({ max: positiveInt(10, 1000) }).prefault({}),
+    })
+    .prefault({}),
+  /** The address every listener binds. Loopback by default: exposing a server is a decision, not an accident. */
+  host: z.string().min(1).prefault('127.0.0.1'),
+  /** This server's identity on every listener. Absent only in the zero-configuration development start. */
+  tls: z.strictObject({ cert: z.string().min(1), key: z.string().min(1) }).optional(),
+  capsules: z
+    .strictObject({
+      enabled: z.boolean().prefault(true),
+      /** PEM files of the issuers trusted for recipients' client certificates. */
+      clientCa: z.array(z.string().min(1)).prefault([]),
+      ports: z
+        .strictObject({
+          restSender: port(8443),
+          restRecipient: port(8444),
+          grpcSender: port(50051),
+          grpcRecipient: port(50052),
+        })
+        .prefault({}),
+      expiry,
+    })
+    .prefault({}),
+  /** The periodic deletion of expired rows. */
+  cleanup: z
+    .strictObject({
+      interval: duration('PT1M'),
+      batchSize: positiveInt(500, 100_000),
+      maxBatches: positiveInt(20, 10_000),
+    })
+    .prefault({}),
+  log: z
+    .strictObject({
+      level: z.enum(LOG_LEVELS).prefault('info'),
+      pretty: z.boolean().prefault(false),
+    })
+    .prefault({}),
+});
+
+/** The validated configuration; durations are milliseconds, paths are absolute. */
+export type Config = z.output<typeof configSchema>;
+export type ConfigInput = z.input<typeof configSchema>;

@@ -1,0 +1,188 @@
+import { readFileSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import type { z } from 'zod';
+import { configSchema, type Config } from './config-schema.js';
+
+/** A configuration problem, reported as one line naming the key and the problem; the CLI exits non-zero. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+const ENV_PREFIX = 'CDOC2_';
+
+type LeafKind = 'string' | 'number' | 'boolean' | 'array';
+
+interface ZodInternals {
+  _zod: { def: { type: string; innerType?: unknown; in?: unknown; shape?: Record<string, unknown> } };
+}
+
+/** The kind of value at the bottom of wrappers (optional, default, prefault, transform pipes). */
+function unwrap(schema: unknown): ZodInternals['_zod']['def'] {
+  let def = (schema as ZodInternals)._zod.def;
+  for (;;) {
+    if (def.innerType !== undefined) {
+      def = (def.innerType as ZodInternals)._zod.def;
+    } else if (def.type === 'pipe' && def.in !== undefined) {
+      def = (def.in as ZodInternals)._zod.def;
+    } else {
+      return def;
+    }
+  }
+}
+
+/** Every leaf key of the schema with its kind: the keys an environment variable may override. */
+function leafKeys(schema: unknown, path: string[] = []): Array<{ path: string[]; kind: LeafKind }> {
+  const def = unwrap(schema);
+  if (def.type === 'object' && def.shape) {
+    return Object.entries(def.shape).flatMap(([key, child]) => leafKeys(child, [...path, key]));
+  }
+  const kind: LeafKind =
+    def.type === 'number' || def.type === 'int'
+      ? 'number'
+      : def.type === 'boolean'
+        ? 'boolean'
+        : def.type === 'array'
+          ? 'array'
+          : 'string';
+  return [{ path, kind }];
+}
+
+/** `capsules.ports.restSender` → `CDOC2_CAPSULES_PORTS_REST_SENDER` (spec/interfaces.md "Configuration"). */
+export const envName = (path: readonly string[]): string =>
+  ENV_PREFIX + path.map((part) => part.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase()).join('_');
+
+function parseEnvValue(name: string, text: string, kind: LeafKind): unknown {
+  switch (kind) {
+    case 'number': {
+      const value = Number(text);
+      if (text.trim() === '' || !Number.isFinite(value)) {
+        throw new ConfigError(`${name}: "${text}" is not a number`);
+      }
+      return value;
+    }
+    case 'boolean':
+      if (text !== 'true' && text !== 'false') {
+        throw new ConfigError(`${name}: must be true or false, got "${text}"`);
+      }
+      return text === 'true';
+    case 'array':
+      // A JSON array, or a comma-separated list.
+      if (text.trim().startsWith('[')) {
+        try {
+          return JSON.parse(text) as unknown;
+        } catch {
+          throw new ConfigError(`${name}: is not a JSON array`);
+        }
+      }
+      return text
+        .split(',')
+        .map((item) => item.trim())
+        .filter((item) => item !== '');
+    case 'string':
+      return text;
+  }
+}
+
+function setPath(target: Record<string, unknown>, path: readonly string[], value: unknown): void {
+  let node = target;
+  for (const key of path.slice(0, -1)) {
+    const next = node[key];
+    if (typeof next !== 'object' || next === null || Array.isArray(next)) {
+      node[key] = {};
+    }
+    node = node[key] as Record<string, unknown>;
+  }
+  node[path[path.length - 1] as string] = value;
+}
+
+/** Applies `CDOC2_*` variables over the file's values. An unknown `CDOC2_*` variable is an error, not a no-op. */
+export function applyEnvironment(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): Record<string, unknown> {
+  const result = structuredClone(raw);
+  const keys = new Map(leafKeys(configSchema).map((leaf) => [envName(leaf.path), leaf]));
+  for (const [name, text] of Object.entries(env)) {
+    if (!name.startsWith(ENV_PREFIX) || text === undefined) {
+      continue;
+    }
+    const leaf = keys.get(name);
+    if (!leaf) {
+      throw new ConfigError(`${name}: not a configuration key (known keys map to names like CDOC2_DATABASE_URL)`);
+    }
+    setPath(result, leaf.path, parseEnvValue(name, text, leaf.kind));
+  }
+  return result;
+}
+
+function describeIssue(issue: z.core.$ZodIssue): string {
+  const key = issue.path.length > 0 ? issue.path.join('.') : '(top level)';
+  return `${key}: ${issue.message}`;
+}
+
+function readConfigFile(file: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new ConfigError(`cannot read configuration file ${file}: ${(error as NodeJS.ErrnoException).code ?? 'error'}`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = /\.json$/i.test(file) ? JSON.parse(text) : parseYaml(text);
+  } catch (error) {
+    throw new ConfigError(`${file} is not valid ${/\.json$/i.test(file) ? 'JSON' : 'YAML'}: ${(error as Error).message.split('\n')[0]}`);
+  }
+  if (parsed === null || parsed === undefined) {
+    return {};
+  }
+  if (typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw new ConfigError(`${file}: the top level must be a mapping of keys`);
+  }
+  return parsed as Record<string, unknown>;
+}
+
+const resolvePath = (baseDir: string, path: string): string => (isAbsolute(path) ? path : resolve(baseDir, path));
+
+/** Makes every path in the configuration absolute, relative to the configuration file (or the working directory). */
+function resolvePaths(config: Config, baseDir: string): Config {
+  const url = config.database.url.startsWith('sqlite:')
+    ? `sqlite:${resolvePath(baseDir, config.database.url.slice('sqlite:'.length))}`
+    : config.database.url;
+  return {
+    ...config,
+    database: { ...config.database, url },
+    ...(config.tls
+      ? { tls: { cert: resolvePath(baseDir, config.tls.cert), key: resolvePath(baseDir, config.tls.key) } }
+      : {}),
+    capsules: { ...config.capsules, clientCa: config.capsules.clientCa.map((file) => resolvePath(baseDir, file)) },
+  };
+}
+
+export interface LoadedConfig {
+  readonly config: Config;
+  /** The file it came from; undefined for the zero-configuration start. */
+  readonly file: string | undefined;
+}
+
+/**
+ * Reads, overrides and validates the configuration. Throws ConfigError with one line naming the first bad key.
+ * With a file, this server's identity (`tls`) and the recipients' issuers (`capsules.clientCa`) are required:
+ * only the zero-configuration development start may invent them.
+ */
+export function loadConfig(file: string | undefined, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
+  const raw = file ? readConfigFile(file) : {};
+  const result = configSchema.safeParse(applyEnvironment(raw, env));
+  if (!result.success) {
+    const first = result.error.issues[0];
+    throw new ConfigError(first ? describeIssue(first) : 'invalid configuration');
+  }
+  const config = resolvePaths(result.data, file ? dirname(resolve(file)) : process.cwd());
+  if (file) {
+    if (!config.tls) {
+      throw new ConfigError('tls: required (cert and key of this server) when a configuration file is given');
+    }
+    if (config.capsules.enabled && config.capsules.clientCa.length === 0) {
+      throw new ConfigError('capsules.clientCa: at least one issuer file is required when capsules.enabled is true');
+    }
+  }
+  return { config, file };
+}

@@ -1,0 +1,43 @@
+import type { CurveName } from '../ec-point.js';
+
+/** The capsule types of the key-capsules API (spec/capsule-server.md "Capsule"), as spelled on the REST wire. */
+export const CAPSULE_TYPES = ['ecc_secp256r1', 'ecc_secp384r1', 'ecc_secp521r1', 'rsa'] as const;
+export type CapsuleType = (typeof CAPSULE_TYPES)[number];
+
+export const isCapsuleType = (value: string): value is CapsuleType =>
+  (CAPSULE_TYPES as readonly string[]).includes(value);
+
+/** The curve of each EC capsule type. */
+export const CAPSULE_CURVES: Readonly<Partial<Record<CapsuleType, CurveName>>> = {
+  ecc_secp256r1: 'P-256',
+  ecc_secp384r1: 'P-384',
+  ecc_secp521r1: 'P-521',
+};
+
+/** A key capsule as the sender submits it. */
+export interface Capsule {
+  readonly recipientId: Uint8Array;
+  readonly ephemeralKeyMaterial: Uint8Array;
+  readonly capsuleType: CapsuleType;
+}
+
+export interface CapsuleExpiry {
+  readonly expiryTime: Date;
+  /** True when the sender's requested expiry was later than the server's maximum and was clamped. */
+  readonly expiryTimeAdjusted: boolean;
+}
+
+/** A capsule as the server keeps it. */
+export interface StoredCapsule extends Capsule, CapsuleExpiry {
+  readonly transactionId: string;
+  readonly createdAt: Date;
+}
+
+/** Byte limits of spec/capsule-server.md "Capsule". */
+export const RECIPIENT_ID_MIN_BYTES = 65;
+export const RECIPIENT_ID_MAX_BYTES = 2100;
+export const EPHEMERAL_KEY_MATERIAL_MAX_BYTES = 2100;
+
+/** The id path parameter is 18..34 characters (key-capsules OpenAPI); our own ids are 34. */
+export const TRANSACTION_ID_MIN_LENGTH = 18;
+export const TRANSACTION_ID_MAX_LENGTH = 34;

@@ -1,0 +1,22 @@
+import { constantTimeEqual } from '../constant-time.js';
+import type { CurveName } from '../ec-point.js';
+import { CAPSULE_CURVES, type StoredCapsule } from './capsule.js';
+
+/**
+ * The public key of an authenticated recipient, in the encodings a capsule stores (spec/capsule-server.md
+ * "Recipient: get"): an uncompressed point for EC keys, DER PKCS#1 for RSA keys. The transport derives it from
+ * the client's TLS certificate; keys of any other kind cannot be the recipient of any capsule.
+ */
+export type RecipientKey =
+  | { readonly kind: 'ec'; readonly curve: CurveName; readonly point: Uint8Array }
+  | { readonly kind: 'rsa'; readonly pkcs1: Uint8Array }
+  | { readonly kind: 'unsupported' };
+
+/** True when the capsule is addressed to this key: same kind, same curve, same bytes (compared in constant time). */
+export function isAddressedTo(capsule: StoredCapsule, key: RecipientKey): boolean {
+  const curve = CAPSULE_CURVES[capsule.capsuleType];
+  if (curve) {
+    return key.kind === 'ec' && key.curve === curve && constantTimeEqual(key.point, capsule.recipientId);
+  }
+  return key.kind === 'rsa' && constantTimeEqual(key.pkcs1, capsule.recipientId);
+}

@@ -1,0 +1,168 @@
+import { randomBytes } from 'node:crypto';
+import type { Config } from '../config/config-schema.js';
+import { ConfigError } from '../config/load-config.js';
+import { createCapsuleService } from '../domain/capsules/capsule-service.js';
+import { runExpiryCleanup } from '../domain/capsules/expiry-cleanup.js';
+import { systemClock, type Clock } from '../domain/clock.js';
+import type { RandomSource } from '../domain/random.js';
+import type { Logger } from '../logging/logger.js';
+import { createDatabase, migrateLatest, type Database } from '../storage/database.js';
+import { createKnexCapsuleStore } from '../storage/knex-capsule-store.js';
+import {
+  createCapsuleRecipientGrpcService,
+  createCapsuleSenderGrpcService,
+} from '../transport/grpc/capsule-grpc-services.js';
+import { startGrpcListener } from '../transport/grpc/grpc-listener.js';
+import { createTls13ServerCredentials } from '../transport/grpc/server-credentials.js';
+import { CAPSULE_NOT_FOUND, registerCapsuleRecipientRoutes, registerCapsuleSenderRoutes } from '../transport/rest/capsule-routes.js';
+import { loadOpenApiOperations } from '../transport/rest/openapi.js';
+import { startRestListener } from '../transport/rest/rest-server.js';
+import { openApiFile } from './paths.js';
+import { createPeriodicTask } from './periodic-task.js';
+import { readCertificateBundle, readServerIdentity } from './tls-files.js';
+
+export interface AppDependencies {
+  readonly logger: Logger;
+  /** Injected by tests to move time; the system clock otherwise. */
+  readonly clock?: Clock;
+}
+
+export interface CapsulePorts {
+  readonly restSender: number;
+  readonly restRecipient: number;
+  readonly grpcSender: number;
+  readonly grpcRecipient: number;
+}
+
+export interface RunningApp {
+  /** The ports actually bound (configured port 0 means any free port). */
+  readonly capsulePorts: CapsulePorts | undefined;
+  readonly database: Database;
+  /** Runs one cleanup pass now (the periodic task runs the same). */
+  runCleanup(): Promise<number>;
+  /** Stops accepting, finishes in-flight requests, stops the cleanup, closes the database. */
+  close(): Promise<void>;
+}
+
+const nodeRandom: RandomSource = { bytes: (length) => new Uint8Array(randomBytes(length)) };
+
+/** `mysql://user:secret@host/db` → `mysql://user:***@host/db`, for messages. */
+export const redactUrl = (url: string): string => url.replace(/\/\/([^:/@]+):[^@]*@/, '//$1:***@');
+
+async function openDatabase(config: Config): Promise<Database> {
+  const db = createDatabase({ url: config.database.url, poolMax: config.database.pool.max });
+  try {
+    if (config.database.migrate) {
+      await migrateLatest(db);
+    } else {
+      await db.raw('select 1');
+    }
+    return db;
+  } catch (error) {
+    await db.destroy();
+    const code = (error as { code?: unknown }).code;
+    throw new ConfigError(
+      `database.url: cannot use ${redactUrl(config.database.url)} (${typeof code === 'string' ? code : (error as Error).message})`,
+    );
+  }
+}
+
+/** Wires storage, domain and both transports from one validated configuration, and starts every listener. */
+export async function startApp(config: Config, { logger, clock = systemClock }: AppDependencies): Promise<RunningApp> {
+  if (!config.tls) {
+    throw new ConfigError('tls: required (cert and key of this server)');
+  }
+  const identity = readServerIdentity(config.tls);
+  const clientCa = readCertificateBundle('capsules.clientCa', config.capsules.clientCa);
+  const db = await openDatabase(config);
+  const closers: Array<() => Promise<void>> = [];
+  const closeAll = async (): Promise<void> => {
+    await Promise.allSettled(closers.splice(0).map((close) => close()));
+  };
+
+  const capsuleStore = createKnexCapsuleStore(db);
+  let capsulePorts: CapsulePorts | undefined;
+  try {
+    if (config.capsules.enabled) {
+      const service = createCapsuleService({
+        store: capsuleStore,
+        clock,
+        random: nodeRandom,
+        expiry: { defaultMs: config.capsules.expiry.default, maxMs: config.capsules.expiry.max },
+      });
+      const operations = loadOpenApiOperations(openApiFile('key-capsules.yaml'));
+      const { host, ports } = { host: config.host, ports: config.capsules.ports };
+      const restLogger = logger.child({ server: 'capsules' });
+      const restSender = await startRestListener({
+        name: 'capsules-sender',
+        host,
+        port: ports.restSender,
+        identity,
+        logger: restLogger,
+        notFoundDetail: 'not found',
+        routes: (app) => registerCapsuleSenderRoutes(app, service, operations),
+      });
+      closers.push(() => restSender.close());
+      const restRecipient = await startRestListener({
+        name: 'capsules-recipient',
+        host,
+        port: ports.restRecipient,
+        identity,
+        clientCa,
+        logger: restLogger,
+        notFoundDetail: CAPSULE_NOT_FOUND,
+        routes: (app) => registerCapsuleRecipientRoutes(app, service, operations),
+      });
+      closers.push(() => restRecipient.close());
+      const grpcLogger = logger.child({ server: 'capsules' });
+      const grpcSender = await startGrpcListener(host, ports.grpcSender, createTls13ServerCredentials(identity), [
+        createCapsuleSenderGrpcService(service, grpcLogger),
+      ]);
+      closers.push(() => grpcSender.close());
+      const grpcRecipient = await startGrpcListener(
+        host,
+        ports.grpcRecipient,
+        createTls13ServerCredentials(identity, clientCa),
+        [createCapsuleRecipientGrpcService(service, grpcLogger)],
+      );
+      closers.push(() => grpcRecipient.close());
+      capsulePorts = {
+        restSender: restSender.port,
+        restRecipient: restRecipient.port,
+        grpcSender: grpcSender.port,
+        grpcRecipient: grpcRecipient.port,
+      };
+    }
+  } catch (error) {
+    await closeAll();
+    await db.destroy();
+    const code = (error as { code?: unknown }).code;
+    if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') {
+      throw new ConfigError(`cannot listen on ${config.host}: ${(error as Error).message}`);
+    }
+    throw error;
+  }
+
+  const runCleanup = (): Promise<number> =>
+    runExpiryCleanup([capsuleStore], clock, {
+      batchSize: config.cleanup.batchSize,
+      maxBatches: config.cleanup.maxBatches,
+    });
+  const cleanup = createPeriodicTask(config.cleanup.interval, async () => {
+    const deleted = await runCleanup();
+    if (deleted > 0) {
+      logger.info({ deleted }, 'expired rows deleted');
+    }
+  }, (error) => logger.warn({ err: error }, 'cleanup run failed; it will be retried'));
+
+  return {
+    capsulePorts,
+    database: db,
+    runCleanup,
+    close: async () => {
+      await cleanup.stop();
+      await closeAll();
+      await db.destroy();
+    },
+  };
+}

@@ -1,0 +1,73 @@
+import { X509Certificate } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { issueCertificate } from './certificates.js';
+
+/**
+ * The development PKI of the zero-configuration start (spec/interfaces.md "Command line"): a self-signed CA, a
+ * server certificate for localhost, and one recipient client certificate (EC P-256) for the printed `curl`
+ * example. For development only: the CA's private key sits next to it so that more client certificates can be
+ * issued, which is exactly what a production CA must never allow.
+ */
+export const DEV_PKI_FILES = {
+  ca: 'ca.pem',
+  caKey: 'ca-key.pem',
+  serverCert: 'server-cert.pem',
+  serverKey: 'server-key.pem',
+  clientCert: 'client-cert.pem',
+  clientKey: 'client-key.pem',
+} as const;
+
+export type DevPkiPaths = { readonly [K in keyof typeof DEV_PKI_FILES]: string };
+
+export const devPkiPaths = (dir: string): DevPkiPaths =>
+  Object.fromEntries(Object.entries(DEV_PKI_FILES).map(([key, file]) => [key, join(dir, file)])) as DevPkiPaths;
+
+const isUsable = (paths: DevPkiPaths): boolean => {
+  if (!Object.values(paths).every((path) => existsSync(path))) {
+    return false;
+  }
+  // Regenerate when any certificate is about to expire, so that a long-lived checkout keeps starting.
+  const soon = Date.now() + 86_400_000;
+  return [paths.ca, paths.serverCert, paths.clientCert].every(
+    (path) => new Date(new X509Certificate(readFileSync(path)).validTo).getTime() > soon,
+  );
+};
+
+/** Creates the development PKI in `dir` unless a usable one is there; returns its file paths and whether it was made. */
+export async function ensureDevPki(dir: string): Promise<{ paths: DevPkiPaths; created: boolean }> {
+  const paths = devPkiPaths(dir);
+  if (isUsable(paths)) {
+    return { paths, created: false };
+  }
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const ca = await issueCertificate({
+    subject: 'CN=cdoc2-keyserver development CA, O=cdoc2-keyserver (development only)',
+    key: { kind: 'ec', curve: 'P-256' },
+    profile: 'ca',
+    pathLength: 0,
+  });
+  const server = await issueCertificate({
+    subject: 'CN=localhost, O=cdoc2-keyserver (development only)',
+    key: { kind: 'ec', curve: 'P-256' },
+    profile: 'server',
+    issuer: ca,
+    dnsNames: ['localhost'],
+    ipAddresses: ['127.0.0.1', '::1'],
+  });
+  const client = await issueCertificate({
+    subject: 'CN=Development Recipient, O=cdoc2-keyserver (development only)',
+    key: { kind: 'ec', curve: 'P-256' },
+    profile: 'client',
+    issuer: ca,
+  });
+  const write = (path: string, text: string, secret: boolean): void =>
+    writeFileSync(path, text, { mode: secret ? 0o600 : 0o644 });
+  write(paths.ca, ca.certPem, false);
+  write(paths.caKey, ca.keyPem, true);
+  write(paths.serverCert, server.certPem, false);
+  write(paths.serverKey, server.keyPem, true);
+  write(paths.clientCert, client.certPem, false);
+  write(paths.clientKey, client.keyPem, true);
+  return { paths, created: true };
+}

@@ -1,0 +1,75 @@
+import type { Knex } from 'knex';
+import type { CapsuleStore } from '../domain/capsules/capsule-store.js';
+import { isCapsuleType, type StoredCapsule } from '../domain/capsules/capsule.js';
+import { withDatabaseErrors } from './database-errors.js';
+
+const TABLE = 'key_capsules';
+
+/** The row as the database holds it (see migrations/…-create-key-capsules.ts). */
+interface CapsuleRow {
+  transaction_id: string;
+  capsule_type: string;
+  recipient_id: Buffer | Uint8Array;
+  ephemeral_key_material: Buffer | Uint8Array;
+  expires_at: number | string | bigint;
+  expiry_adjusted: number | boolean;
+  created_at: number | string | bigint;
+}
+
+const toRow = (capsule: StoredCapsule): CapsuleRow => ({
+  transaction_id: capsule.transactionId,
+  capsule_type: capsule.capsuleType,
+  recipient_id: Buffer.from(capsule.recipientId),
+  ephemeral_key_material: Buffer.from(capsule.ephemeralKeyMaterial),
+  expires_at: capsule.expiryTime.getTime(),
+  expiry_adjusted: capsule.expiryTimeAdjusted,
+  created_at: capsule.createdAt.getTime(),
+});
+
+const fromRow = (row: CapsuleRow): StoredCapsule => {
+  if (!isCapsuleType(row.capsule_type)) {
+    throw new Error(`key_capsules row ${row.transaction_id} has an unknown capsule_type`);
+  }
+  return {
+    transactionId: row.transaction_id,
+    capsuleType: row.capsule_type,
+    recipientId: new Uint8Array(row.recipient_id),
+    ephemeralKeyMaterial: new Uint8Array(row.ephemeral_key_material),
+    expiryTime: new Date(Number(row.expires_at)),
+    expiryTimeAdjusted: Boolean(row.expiry_adjusted),
+    createdAt: new Date(Number(row.created_at)),
+  };
+};
+
+export function createKnexCapsuleStore(db: Knex): CapsuleStore {
+  return {
+    insert: (capsule) =>
+      withDatabaseErrors(async () => {
+        await db<CapsuleRow>(TABLE).insert(toRow(capsule));
+      }),
+
+    findUnexpired: (transactionId, now) =>
+      withDatabaseErrors(async () => {
+        const row = await db<CapsuleRow>(TABLE)
+          .where('transaction_id', transactionId)
+          .andWhere('expires_at', '>', now.getTime())
+          .first();
+        return row ? fromRow(row) : undefined;
+      }),
+
+    deleteExpired: (now, limit) =>
+      withDatabaseErrors(async () => {
+        // Select, then delete by key: portable (SQLite has no DELETE … LIMIT) and each statement stays bounded.
+        // The expiry condition is repeated so that a row is never deleted on a stale reading.
+        const ids = await db<CapsuleRow>(TABLE)
+          .where('expires_at', '<=', now.getTime())
+          .orderBy('expires_at')
+          .limit(limit)
+          .pluck('transaction_id');
+        if (ids.length === 0) {
+          return 0;
+        }
+        return db<CapsuleRow>(TABLE).whereIn('transaction_id', ids).andWhere('expires_at', '<=', now.getTime()).delete();
+      }),
+  };
+}

@@ -1,0 +1,88 @@
+import {
+  CapsuleType as ProtoCapsuleType,
+  KeyCapsuleRecipientServiceService,
+  KeyCapsuleSenderServiceService,
+  type Capsule as ProtoCapsule,
+} from '../../../gen/cdoc2/capsules/v1/capsules.js';
+import type { CapsuleService } from '../../domain/capsules/capsule-service.js';
+import type { Capsule, CapsuleType } from '../../domain/capsules/capsule.js';
+import { invalidArgument, unauthenticated } from '../../domain/errors.js';
+import type { Logger } from '../../logging/logger.js';
+import { recipientKeyFromCertificate } from '../tls/recipient-key-from-certificate.js';
+import { bindService, type BoundService } from './unary.js';
+
+const TO_DOMAIN: ReadonlyMap<number, CapsuleType> = new Map([
+  [ProtoCapsuleType.CAPSULE_TYPE_ECC_SECP256R1, 'ecc_secp256r1'],
+  [ProtoCapsuleType.CAPSULE_TYPE_ECC_SECP384R1, 'ecc_secp384r1'],
+  [ProtoCapsuleType.CAPSULE_TYPE_ECC_SECP521R1, 'ecc_secp521r1'],
+  [ProtoCapsuleType.CAPSULE_TYPE_RSA, 'rsa'],
+]);
+
+const TO_PROTO: Readonly<Record<CapsuleType, ProtoCapsuleType>> = {
+  ecc_secp256r1: ProtoCapsuleType.CAPSULE_TYPE_ECC_SECP256R1,
+  ecc_secp384r1: ProtoCapsuleType.CAPSULE_TYPE_ECC_SECP384R1,
+  ecc_secp521r1: ProtoCapsuleType.CAPSULE_TYPE_ECC_SECP521R1,
+  rsa: ProtoCapsuleType.CAPSULE_TYPE_RSA,
+};
+
+function capsuleFromProto(capsule: ProtoCapsule | undefined): Capsule {
+  if (!capsule) {
+    throw invalidArgument('capsule is required');
+  }
+  const capsuleType = TO_DOMAIN.get(capsule.capsuleType);
+  if (!capsuleType) {
+    throw invalidArgument(`capsule_type ${capsule.capsuleType} is not a supported capsule type`);
+  }
+  return {
+    recipientId: capsule.recipientId,
+    ephemeralKeyMaterial: capsule.ephemeralKeyMaterial,
+    capsuleType,
+  };
+}
+
+/** The sender interface (spec/capsule-server.md "Sender: create") on gRPC. */
+export function createCapsuleSenderGrpcService(service: CapsuleService, logger: Logger): BoundService {
+  return bindService(
+    KeyCapsuleSenderServiceService,
+    {
+      createKeyCapsule: async (request) => {
+        const created = await service.create(capsuleFromProto(request.capsule), request.requestedExpiryTime);
+        return {
+          transactionId: created.transactionId,
+          expiryTime: created.expiryTime,
+          expiryTimeAdjusted: created.expiryTimeAdjusted,
+        };
+      },
+    },
+    logger,
+  );
+}
+
+/** The recipient interface (spec/capsule-server.md "Recipient: get") on gRPC, behind mutual TLS. */
+export function createCapsuleRecipientGrpcService(service: CapsuleService, logger: Logger): BoundService {
+  return bindService(
+    KeyCapsuleRecipientServiceService,
+    {
+      getKeyCapsule: async (request, context) => {
+        // The listener refuses handshakes without a trusted certificate; this guards against a misconfiguration.
+        if (!context.peerCertificate) {
+          throw unauthenticated('a client certificate is required');
+        }
+        const capsule = await service.get(
+          request.transactionId,
+          recipientKeyFromCertificate(context.peerCertificate),
+        );
+        return {
+          capsule: {
+            recipientId: Buffer.from(capsule.recipientId),
+            ephemeralKeyMaterial: Buffer.from(capsule.ephemeralKeyMaterial),
+            capsuleType: TO_PROTO[capsule.capsuleType],
+          },
+          expiryTime: capsule.expiryTime,
+          expiryTimeAdjusted: capsule.expiryTimeAdjusted,
+        };
+      },
+    },
+    logger,
+  );
+}

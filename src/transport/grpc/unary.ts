@@ -1,0 +1,125 @@
+import { randomUUID } from 'node:crypto';
+import {
+  status as GrpcStatus,
+  type MethodDefinition,
+  type ServerUnaryCall,
+  type ServiceDefinition,
+  type UntypedServiceImplementation,
+  type sendUnaryData,
+} from '@grpc/grpc-js';
+import type { Logger } from '../../logging/logger.js';
+import { toPublicError } from '../error-table.js';
+
+/** What a handler knows of its call, beyond the request message. */
+export interface CallContext {
+  readonly requestId: string;
+  readonly peer: string;
+  /** DER of the client's TLS certificate, when it presented one (mutual TLS listeners). */
+  readonly peerCertificate: Buffer | undefined;
+}
+
+export type AsyncUnaryHandler<Request, Response> = (request: Request, context: CallContext) => Promise<Response>;
+
+/** The shape of ts-proto's generated method definitions. */
+interface GeneratedMethod {
+  readonly path: string;
+  requestDeserialize(bytes: Buffer): unknown;
+  responseSerialize(value: never): Buffer;
+}
+type RequestOf<M> = M extends { requestDeserialize(bytes: Buffer): infer Request } ? Request : never;
+type ResponseOf<M> = M extends { responseSerialize(value: infer Response): Buffer } ? Response : never;
+
+export type AsyncServiceImplementation<D> = {
+  readonly [K in keyof D]: AsyncUnaryHandler<RequestOf<D[K]>, ResponseOf<D[K]>>;
+};
+
+/** A request as it comes out of our deserializer: decoding never throws inside grpc-js. */
+type Decoded<Request> = { readonly ok: true; readonly value: Request } | { readonly ok: false };
+
+export interface BoundService {
+  readonly definition: ServiceDefinition;
+  readonly implementation: UntypedServiceImplementation;
+}
+
+/**
+ * Adapts async handlers to grpc-js, in the manner of nice-grpc: every call is answered exactly once, and errors go
+ * through the one error table. Two details matter for security:
+ * - grpc-js answers a request it cannot decode with INTERNAL; malformed protobuf is the client's fault, so the
+ *   deserializer is wrapped to hand the failure to the handler, which answers INVALID_ARGUMENT.
+ * - grpc-js sends `err.message` of any error to the client; only `toPublicError`'s text is ever sent.
+ */
+export function bindService<D extends Readonly<Record<string, GeneratedMethod>>>(
+  definition: D,
+  handlers: AsyncServiceImplementation<D>,
+  logger: Logger,
+): BoundService {
+  const safeDefinition: Record<string, MethodDefinition<unknown, unknown>> = {};
+  const implementation: UntypedServiceImplementation = {};
+  for (const [name, generated] of Object.entries(definition)) {
+    const method = generated as unknown as MethodDefinition<unknown, unknown>;
+    safeDefinition[name] = {
+      ...method,
+      requestDeserialize: (bytes: Buffer): Decoded<unknown> => {
+        try {
+          return { ok: true, value: method.requestDeserialize(bytes) };
+        } catch {
+          return { ok: false };
+        }
+      },
+    };
+    const handler = handlers[name as keyof D] as AsyncUnaryHandler<unknown, unknown>;
+    const operation = method.path;
+    implementation[name] = (
+      call: ServerUnaryCall<Decoded<unknown>, unknown>,
+      callback: sendUnaryData<unknown>,
+    ): void => {
+      const started = process.hrtime.bigint();
+      const context: CallContext = {
+        requestId: randomUUID(),
+        peer: call.getPeer(),
+        peerCertificate: call.getAuthContext()?.sslPeerCertificate?.raw,
+      };
+      let answered = false;
+      const answer = (outcome: string, ...args: Parameters<sendUnaryData<unknown>>): void => {
+        if (answered) {
+          return;
+        }
+        answered = true;
+        callback(...args);
+        logger.info(
+          {
+            requestId: context.requestId,
+            transport: 'grpc',
+            operation,
+            outcome,
+            durationMs: Number(process.hrtime.bigint() - started) / 1e6,
+            peer: context.peer,
+          },
+          'request',
+        );
+      };
+      const fail = (error: unknown): void => {
+        const { mapping, message } = toPublicError(error, logger, { requestId: context.requestId, operation });
+        answer(GrpcStatus[mapping.grpc], { code: mapping.grpc, details: message, name: 'Error', message });
+      };
+      if (!call.request.ok) {
+        answer('INVALID_ARGUMENT', {
+          code: GrpcStatus.INVALID_ARGUMENT,
+          details: 'the request is not a valid protobuf message of this method',
+          name: 'Error',
+          message: 'malformed request',
+        });
+        return;
+      }
+      let pending: Promise<unknown>;
+      try {
+        pending = handler(call.request.value, context);
+      } catch (error) {
+        fail(error);
+        return;
+      }
+      pending.then((response) => answer('OK', null, response), fail);
+    };
+  }
+  return { definition: safeDefinition as ServiceDefinition, implementation };
+}

@@ -1,0 +1,115 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { CAPSULE_NOT_FOUND, type CapsuleService } from '../../domain/capsules/capsule-service.js';
+import { isCapsuleType, type CapsuleExpiry, type StoredCapsule } from '../../domain/capsules/capsule.js';
+import { invalidArgument, unauthenticated } from '../../domain/errors.js';
+import { parseRfc3339 } from '../../domain/rfc3339.js';
+import { recipientKeyFromCertificate } from '../tls/recipient-key-from-certificate.js';
+import { decodeBase64Field } from './base64.js';
+import { requireOperation, type OpenApiOperation } from './openapi.js';
+import { sendProblem } from './problem.js';
+import { registerMethodNotAllowed, tlsSocketOf } from './rest-server.js';
+
+export { CAPSULE_NOT_FOUND };
+
+/** The body shape the OpenAPI schema has already enforced. */
+interface CapsuleBody {
+  recipient_id: string;
+  ephemeral_key_material: string;
+  capsule_type: string;
+}
+
+const expiryHeaders = (expiry: CapsuleExpiry): Record<string, string> => ({
+  'x-expiry-time': expiry.expiryTime.toISOString(),
+  'x-expiry-time-adjusted': String(expiry.expiryTimeAdjusted),
+});
+
+function requestedExpiry(request: FastifyRequest): Date | undefined {
+  const header = request.headers['x-expiry-time'];
+  if (header === undefined) {
+    return undefined;
+  }
+  const parsed = typeof header === 'string' ? parseRfc3339(header) : undefined;
+  if (!parsed) {
+    throw invalidArgument('x-expiry-time must be one RFC 3339 date-time, e.g. 2030-01-01T00:00:00Z');
+  }
+  return parsed;
+}
+
+/** The GET body, keys in the order recipient_id, ephemeral_key_material, capsule_type (a client compares it). */
+const capsuleJson = (capsule: StoredCapsule): string =>
+  JSON.stringify({
+    recipient_id: Buffer.from(capsule.recipientId).toString('base64'),
+    ephemeral_key_material: Buffer.from(capsule.ephemeralKeyMaterial).toString('base64'),
+    capsule_type: capsule.capsuleType,
+  });
+
+/** The sender listener: `POST /key-capsules` (spec/capsule-server.md "Sender: create"). */
+export function registerCapsuleSenderRoutes(
+  app: FastifyInstance,
+  service: CapsuleService,
+  operations: ReadonlyMap<string, OpenApiOperation>,
+): void {
+  const create = requireOperation(operations, 'createCapsule');
+  app.route({
+    method: 'POST',
+    url: create.url,
+    schema: create.schemas,
+    config: { operationId: 'createCapsule' },
+    handler: async (request, reply) => {
+      const body = request.body as CapsuleBody;
+      if (!isCapsuleType(body.capsule_type)) {
+        throw invalidArgument(`capsule_type ${JSON.stringify(body.capsule_type)} is not supported`);
+      }
+      const created = await service.create(
+        {
+          recipientId: decodeBase64Field('recipient_id', body.recipient_id),
+          ephemeralKeyMaterial: decodeBase64Field('ephemeral_key_material', body.ephemeral_key_material),
+          capsuleType: body.capsule_type,
+        },
+        requestedExpiry(request),
+      );
+      // A path, not an absolute URL: servers sit behind load balancers (spec/capsule-server.md "Sender: create").
+      return reply
+        .code(201)
+        .headers({ location: `/key-capsules/${created.transactionId}`, ...expiryHeaders(created) })
+        .send();
+    },
+  });
+  registerMethodNotAllowed(app, create.url, ['POST']);
+}
+
+/** The recipient listener: `GET /key-capsules/{transactionId}` behind mutual TLS (spec "Recipient: get"). */
+export function registerCapsuleRecipientRoutes(
+  app: FastifyInstance,
+  service: CapsuleService,
+  operations: ReadonlyMap<string, OpenApiOperation>,
+): void {
+  const get = requireOperation(operations, 'getCapsuleByTransactionId');
+  // Before anything else, on every path of this listener: no trusted client certificate, no answer but 401.
+  app.addHook('onRequest', async (request) => {
+    const socket = tlsSocketOf(request.raw.socket);
+    if (!socket.getPeerCertificate()?.raw) {
+      throw unauthenticated('a client certificate is required');
+    }
+    if (!socket.authorized) {
+      throw unauthenticated(`the client certificate is not trusted (${String(socket.authorizationError)})`);
+    }
+  });
+  app.route({
+    method: 'GET',
+    url: get.url,
+    schema: get.schemas,
+    config: { operationId: 'getCapsuleByTransactionId' },
+    handler: async (request, reply) => {
+      const certificate = tlsSocketOf(request.raw.socket).getPeerCertificate();
+      const { transactionId } = request.params as { transactionId: string };
+      const capsule = await service.get(transactionId, recipientKeyFromCertificate(certificate.raw));
+      return reply.code(200).headers(expiryHeaders(capsule)).type('application/json').send(capsuleJson(capsule));
+    },
+  });
+  // `/key-capsules/` names no capsule: the same 404 as any unknown id (the reference answers 404 too).
+  app.get('/key-capsules/', (_request, reply) => sendProblem(reply, 404, 'Not Found', CAPSULE_NOT_FOUND));
+  registerMethodNotAllowed(app, get.url, ['GET']);
+  // `/key-capsules` without an id: the reference answers 405 here.
+  registerMethodNotAllowed(app, '/key-capsules', []);
+}

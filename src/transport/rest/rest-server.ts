@@ -1,0 +1,147 @@
+import { randomUUID } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import type { TLSSocket } from 'node:tls';
+import fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import { isDomainError } from '../../domain/errors.js';
+import type { Logger } from '../../logging/logger.js';
+import { ERROR_TABLE, toPublicError } from '../error-table.js';
+import { MIN_TLS_VERSION, type ServerIdentity } from '../tls/tls-material.js';
+import { sendProblem } from './problem.js';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** The OpenAPI operationId of the route, for the request log. */
+    operationId?: string;
+  }
+}
+
+/** The largest legitimate body is a capsule of about 5.7 KB of JSON; anything past 16 KiB is refused with 413. */
+export const REST_BODY_LIMIT = 16 * 1024;
+
+export interface RestListenerOptions {
+  readonly name: string;
+  readonly host: string;
+  readonly port: number;
+  readonly identity: ServerIdentity;
+  /** Issuers of client certificates; when given, the listener asks every client for a certificate. */
+  readonly clientCa?: readonly Buffer[];
+  readonly logger: Logger;
+  /** Registers the listener's routes. */
+  readonly routes: (app: FastifyInstance) => void;
+  /** The body of every 404 on this listener, so that unknown paths read like unknown ids (recipient listeners). */
+  readonly notFoundDetail: string;
+}
+
+export interface RestListener {
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+/**
+ * One HTTPS listener of the REST gateway: TLS 1.3 only, strict JSON, one error handler that answers every failure
+ * with problem+json through the shared error table, and one log line per request.
+ */
+export async function startRestListener(options: RestListenerOptions): Promise<RestListener> {
+  const mutual = options.clientCa !== undefined;
+  const app = fastify({
+    https: {
+      cert: options.identity.certChain,
+      key: options.identity.privateKey,
+      minVersion: MIN_TLS_VERSION,
+      // The certificate is requested but judged in the handler, so that a client without a trusted one gets a
+      // 401 that says why instead of a bare handshake failure (the CDOC2 OpenAPI promises a 401).
+      ...(mutual ? { requestCert: true, rejectUnauthorized: false, ca: [...(options.clientCa ?? [])] } : {}),
+    },
+    bodyLimit: REST_BODY_LIMIT,
+    requestTimeout: 30_000,
+    return503OnClosing: true,
+    loggerInstance: options.logger as FastifyBaseLogger,
+    // Fastify's own request lines would log URLs and headers; the onResponse hook below logs one chosen line.
+    logController: new LogController({ disableRequestLogging: true }),
+    genReqId: () => randomUUID(),
+    ajv: {
+      // Reject what the OpenAPI does not allow instead of quietly repairing it: no stripping of unknown fields,
+      // no type coercion, no defaults.
+      customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: false, allErrors: false },
+    },
+  });
+
+  // Only JSON bodies are accepted: anything else is 415, not a string for the validator to puzzle over.
+  app.removeContentTypeParser(['text/plain']);
+
+  app.addHook('onSend', async (_request, reply, payload) => {
+    // Key material must not be kept by any cache on the way.
+    reply.header('cache-control', 'no-store');
+    reply.header('x-content-type-options', 'nosniff');
+    return payload;
+  });
+
+  app.addHook('onResponse', async (request, reply) => {
+    request.log.info(
+      {
+        transport: 'rest',
+        listener: options.name,
+        operation: request.routeOptions.config.operationId ?? 'unknown',
+        outcome: reply.statusCode,
+        durationMs: reply.elapsedTime,
+        client: request.ip,
+      },
+      'request',
+    );
+  });
+
+  app.setNotFoundHandler((_request, reply) => sendProblem(reply, 404, 'Not Found', options.notFoundDetail));
+
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    if (isDomainError(error)) {
+      const { mapping, message } = toPublicError(error, request.log, { requestId: request.id });
+      return sendProblem(reply, mapping.http, mapping.title, message);
+    }
+    if (error.validation) {
+      // Fastify's text names the place and the rule (`body/capsule_type must be equal to one of the allowed values`).
+      return sendProblem(reply, 400, ERROR_TABLE.invalid_argument.title, error.message);
+    }
+    const status = error.statusCode;
+    if (typeof status === 'number' && status >= 400 && status < 500) {
+      // Fastify's own client errors (bad JSON, 413, 415, …): their messages describe the request, nothing more.
+      return sendProblem(reply, status, titleFor(status), error.message);
+    }
+    const { mapping, message } = toPublicError(error, request.log, { requestId: request.id });
+    return sendProblem(reply, mapping.http, mapping.title, message);
+  });
+
+  options.routes(app);
+  await app.listen({ host: options.host, port: options.port });
+  const address = app.server.address() as AddressInfo;
+  return { port: address.port, close: () => app.close() };
+}
+
+const TITLES: Readonly<Record<number, string>> = {
+  400: 'Bad Request',
+  405: 'Method Not Allowed',
+  413: 'Content Too Large',
+  415: 'Unsupported Media Type',
+  431: 'Request Header Fields Too Large',
+};
+
+const titleFor = (status: number): string => TITLES[status] ?? 'Bad Request';
+
+/** The TLS socket under a request, for reading the client certificate. */
+export const tlsSocketOf = (socket: unknown): TLSSocket => socket as TLSSocket;
+
+/** Answers 405 with `Allow` for the methods a path does not support (the reference answers 405 too). */
+export function registerMethodNotAllowed(app: FastifyInstance, url: string, allowed: readonly string[]): void {
+  const others = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'].filter(
+    (method) => !allowed.includes(method) && !(method === 'HEAD' && allowed.includes('GET')),
+  );
+  app.route({
+    method: others,
+    url,
+    handler: (_request, reply) => {
+      reply.header('allow', allowed.join(', '));
+      const detail =
+        allowed.length > 0 ? `allowed methods: ${allowed.join(', ')}` : 'this path accepts no method on this listener';
+      return sendProblem(reply, 405, 'Method Not Allowed', detail);
+    },
+  });
+}

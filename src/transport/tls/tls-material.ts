@@ -1,0 +1,40 @@
+import { createPrivateKey, X509Certificate } from 'node:crypto';
+
+/**
+ * This server's identity and trust anchors, already read from disk by `main`. Every listener, REST and gRPC, is
+ * built from these, so that the TLS policy below is the same on all of them.
+ */
+export interface ServerIdentity {
+  /** PEM: the server certificate followed by any intermediates. */
+  readonly certChain: Buffer;
+  /** PEM private key. */
+  readonly privateKey: Buffer;
+}
+
+/** The TLS version floor of every listener (spec/capsule-server.md "Two interfaces": TLS 1.2 and lower are refused). */
+export const MIN_TLS_VERSION = 'TLSv1.3';
+
+/** Checks that the certificate and key parse and belong together; returns a problem description or undefined. */
+export function checkServerIdentity({ certChain, privateKey }: ServerIdentity): string | undefined {
+  let certificate: X509Certificate;
+  try {
+    certificate = new X509Certificate(certChain);
+  } catch {
+    return 'tls.cert: not a PEM certificate';
+  }
+  let key;
+  try {
+    key = createPrivateKey(privateKey);
+  } catch {
+    return 'tls.key: not a PEM private key (or it is encrypted)';
+  }
+  if (!certificate.checkPrivateKey(key)) {
+    return 'tls.key: does not belong to the certificate in tls.cert';
+  }
+  return undefined;
+}
+
+/** Splits a PEM bundle into its certificates (each still PEM). */
+export function splitPemCertificates(bundle: string): string[] {
+  return bundle.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+}
