@@ -4,8 +4,7 @@
  * Years and months are refused: they have no fixed length, and an expiry policy must mean the same number of
  * seconds on every day it is applied (the specification's own defaults are written in days: P1095D, P1825D).
  */
-const DURATION =
-  /^P(?!$)(?:(\d+)W)?(?:(\d+)D)?(?:T(?!$)(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:[.,]\d{1,3})?)S)?)?$/;
+const DURATION = /^P(?!$)(?:(\d+)W)?(?:(\d+)D)?(?:T(?!$)(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:[.,]\d{1,3})?)S)?)?$/;
 
 const SECOND = 1000;
 const MINUTE = 60 * SECOND;

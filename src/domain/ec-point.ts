@@ -17,8 +17,7 @@ interface CurveParameters {
 }
 
 const P256 = 0xffffffff00000001000000000000000000000000ffffffffffffffffffffffffn;
-const P384 =
-  0xfffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffeffffffff0000000000000000ffffffffn;
+const P384 = 0xfffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffeffffffff0000000000000000ffffffffn;
 const P521 = (1n << 521n) - 1n;
 
 /** Curve parameters from SEC 2 / FIPS 186-4 D.1.2 (a = p - 3 on all three). */

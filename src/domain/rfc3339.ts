@@ -3,8 +3,7 @@
  * `format: date-time`). `Date.parse` alone is too lenient: it accepts dates such as February 30 and many
  * non-RFC forms, so each field is checked and the result is compared back with the fields.
  */
-const DATE_TIME =
-  /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?(?:([Zz])|([+-])(\d{2}):(\d{2}))$/;
+const DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?(?:([Zz])|([+-])(\d{2}):(\d{2}))$/;
 
 export function parseRfc3339(text: string): Date | undefined {
   const match = DATE_TIME.exec(text);

@@ -14,7 +14,11 @@ import {
 } from '../transport/grpc/capsule-grpc-services.js';
 import { startGrpcListener } from '../transport/grpc/grpc-listener.js';
 import { createTls13ServerCredentials } from '../transport/grpc/server-credentials.js';
-import { CAPSULE_NOT_FOUND, registerCapsuleRecipientRoutes, registerCapsuleSenderRoutes } from '../transport/rest/capsule-routes.js';
+import {
+  CAPSULE_NOT_FOUND,
+  registerCapsuleRecipientRoutes,
+  registerCapsuleSenderRoutes,
+} from '../transport/rest/capsule-routes.js';
 import { loadOpenApiOperations } from '../transport/rest/openapi.js';
 import { startRestListener } from '../transport/rest/rest-server.js';
 import { openApiFile } from './paths.js';
@@ -148,12 +152,16 @@ export async function startApp(config: Config, { logger, clock = systemClock }: 
       batchSize: config.cleanup.batchSize,
       maxBatches: config.cleanup.maxBatches,
     });
-  const cleanup = createPeriodicTask(config.cleanup.interval, async () => {
-    const deleted = await runCleanup();
-    if (deleted > 0) {
-      logger.info({ deleted }, 'expired rows deleted');
-    }
-  }, (error) => logger.warn({ err: error }, 'cleanup run failed; it will be retried'));
+  const cleanup = createPeriodicTask(
+    config.cleanup.interval,
+    async () => {
+      const deleted = await runCleanup();
+      if (deleted > 0) {
+        logger.info({ deleted }, 'expired rows deleted');
+      }
+    },
+    (error) => logger.warn({ err: error }, 'cleanup run failed; it will be retried'),
+  );
 
   return {
     capsulePorts,

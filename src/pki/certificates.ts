@@ -44,7 +44,10 @@ export interface IssueOptions {
 
 const DAY_MS = 86_400_000;
 
-function algorithmsFor(spec: KeySpec): { generate: webcrypto.EcKeyGenParams | webcrypto.RsaHashedKeyGenParams; sign: webcrypto.Algorithm } {
+function algorithmsFor(spec: KeySpec): {
+  generate: webcrypto.EcKeyGenParams | webcrypto.RsaHashedKeyGenParams;
+  sign: webcrypto.Algorithm;
+} {
   if (spec.kind === 'ec') {
     const hash = { 'P-256': 'SHA-256', 'P-384': 'SHA-384', 'P-521': 'SHA-512' }[spec.curve];
     return {
@@ -64,7 +67,9 @@ function algorithmsFor(spec: KeySpec): { generate: webcrypto.EcKeyGenParams | we
 }
 
 const pem = (label: string, der: ArrayBuffer): string => {
-  const base64 = Buffer.from(der).toString('base64').replace(/(.{64})/g, '$1\n');
+  const base64 = Buffer.from(der)
+    .toString('base64')
+    .replace(/(.{64})/g, '$1\n');
   return `-----BEGIN ${label}-----\n${base64.replace(/\n$/, '')}\n-----END ${label}-----\n`;
 };
 
@@ -82,11 +87,11 @@ const PROFILE_EXTENDED_USAGE: Partial<Record<CertificateProfile, string>> = {
 /** Generates a key pair and a certificate for it, signed by `issuer` (or by itself). */
 export async function issueCertificate(options: IssueOptions): Promise<IssuedCertificate> {
   const { generate, sign } = algorithmsFor(options.key);
-  const keys = (await webcrypto.subtle.generateKey(generate, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
+  const keys = await webcrypto.subtle.generateKey(generate, true, ['sign', 'verify']);
   const notBefore = options.notBefore ?? new Date(Date.now() - DAY_MS);
   const notAfter = options.notAfter ?? new Date(Date.now() + 730 * DAY_MS);
   const serial = randomBytes(16);
-  serial[0] = (serial[0] as number) & 0x7f; // a positive INTEGER (RFC 5280 4.1.2.2)
+  serial[0] = (serial[0] ?? 0) & 0x7f; // a positive INTEGER (RFC 5280 4.1.2.2)
 
   const extensions: x509.Extension[] = [
     new x509.BasicConstraintsExtension(

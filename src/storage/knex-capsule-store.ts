@@ -69,7 +69,10 @@ export function createKnexCapsuleStore(db: Knex): CapsuleStore {
         if (ids.length === 0) {
           return 0;
         }
-        return db<CapsuleRow>(TABLE).whereIn('transaction_id', ids).andWhere('expires_at', '<=', now.getTime()).delete();
+        return db<CapsuleRow>(TABLE)
+          .whereIn('transaction_id', ids)
+          .andWhere('expires_at', '<=', now.getTime())
+          .delete();
       }),
   };
 }

@@ -68,10 +68,7 @@ export function createCapsuleRecipientGrpcService(service: CapsuleService, logge
         if (!context.peerCertificate) {
           throw unauthenticated('a client certificate is required');
         }
-        const capsule = await service.get(
-          request.transactionId,
-          recipientKeyFromCertificate(context.peerCertificate),
-        );
+        const capsule = await service.get(request.transactionId, recipientKeyFromCertificate(context.peerCertificate));
         return {
           capsule: {
             recipientId: Buffer.from(capsule.recipientId),

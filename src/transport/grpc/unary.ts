@@ -121,5 +121,5 @@ export function bindService<D extends Readonly<Record<string, GeneratedMethod>>>
       pending.then((response) => answer('OK', null, response), fail);
     };
   }
-  return { definition: safeDefinition as ServiceDefinition, implementation };
+  return { definition: safeDefinition, implementation };
 }

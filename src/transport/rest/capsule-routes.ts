@@ -86,14 +86,17 @@ export function registerCapsuleRecipientRoutes(
 ): void {
   const get = requireOperation(operations, 'getCapsuleByTransactionId');
   // Before anything else, on every path of this listener: no trusted client certificate, no answer but 401.
-  app.addHook('onRequest', async (request) => {
+  app.addHook('onRequest', (request) => {
     const socket = tlsSocketOf(request.raw.socket);
     if (!socket.getPeerCertificate()?.raw) {
-      throw unauthenticated('a client certificate is required');
+      return Promise.reject(unauthenticated('a client certificate is required'));
     }
     if (!socket.authorized) {
-      throw unauthenticated(`the client certificate is not trusted (${String(socket.authorizationError)})`);
+      return Promise.reject(
+        unauthenticated(`the client certificate is not trusted (${String(socket.authorizationError)})`),
+      );
     }
+    return Promise.resolve();
   });
   app.route({
     method: 'GET',

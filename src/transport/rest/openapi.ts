@@ -70,7 +70,8 @@ function parametersSchema(parameters: readonly Parameter[], location: Parameter[
     return undefined;
   }
   // Header names are case-insensitive; Node hands them over in lower case.
-  const name = (parameter: Parameter): string => (location === 'header' ? parameter.name.toLowerCase() : parameter.name);
+  const name = (parameter: Parameter): string =>
+    location === 'header' ? parameter.name.toLowerCase() : parameter.name;
   return {
     type: 'object',
     properties: Object.fromEntries(selected.map((parameter) => [name(parameter), parameter.schema ?? {}])),
@@ -93,9 +94,7 @@ export function loadOpenApiOperations(file: string): ReadonlyMap<string, OpenApi
       }
       const operation = toJsonSchema(raw, document) as JsonObject;
       const parameters = (operation['parameters'] ?? []) as Parameter[];
-      const requestBody = operation['requestBody'] as
-        | { content?: Record<string, { schema?: JsonObject }> }
-        | undefined;
+      const requestBody = operation['requestBody'] as { content?: Record<string, { schema?: JsonObject }> } | undefined;
       const body = requestBody?.content?.['application/json']?.schema;
       const params = parametersSchema(parameters, 'path');
       const headers = parametersSchema(parameters, 'header');

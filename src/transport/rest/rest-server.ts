@@ -43,6 +43,7 @@ export interface RestListener {
  */
 export async function startRestListener(options: RestListenerOptions): Promise<RestListener> {
   const mutual = options.clientCa !== undefined;
+  const loggerInstance: FastifyBaseLogger = options.logger;
   const app = fastify({
     https: {
       cert: options.identity.certChain,
@@ -55,7 +56,7 @@ export async function startRestListener(options: RestListenerOptions): Promise<R
     bodyLimit: REST_BODY_LIMIT,
     requestTimeout: 30_000,
     return503OnClosing: true,
-    loggerInstance: options.logger as FastifyBaseLogger,
+    loggerInstance,
     // Fastify's own request lines would log URLs and headers; the onResponse hook below logs one chosen line.
     logController: new LogController({ disableRequestLogging: true }),
     genReqId: () => randomUUID(),

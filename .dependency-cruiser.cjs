@@ -1,0 +1,63 @@
+/**
+ * The layering rules of DEVELOPERS.md "How we write code", enforced on every test run:
+ * domain is pure; storage implements domain ports; only transport imports gen/; nothing imports main; no cycles.
+ */
+module.exports = {
+  forbidden: [
+    { name: 'no-circular', severity: 'error', from: {}, to: { circular: true } },
+    {
+      name: 'domain-is-pure',
+      comment: 'domain/ knows no transport, database, file system or network',
+      severity: 'error',
+      from: { path: '^src/domain' },
+      to: {
+        path: [
+          '^src/(storage|transport|main|config|pki|logging)',
+          '^gen/',
+          '^migrations/',
+          'node_modules/(@grpc|knex|mysql2|better-sqlite3|fastify|pino|yaml)',
+        ],
+      },
+    },
+    {
+      name: 'domain-no-io-builtins',
+      severity: 'error',
+      from: { path: '^src/domain' },
+      to: {
+        dependencyTypes: ['core'],
+        path: '^(fs|http|https|http2|net|tls|child_process|dgram|node:fs|node:http|node:https|node:http2|node:net|node:tls|node:child_process|node:dgram)$',
+      },
+    },
+    {
+      name: 'only-transport-imports-gen',
+      severity: 'error',
+      from: { path: '^src/', pathNot: '^src/transport' },
+      to: { path: '^gen/' },
+    },
+    {
+      name: 'storage-not-transport',
+      severity: 'error',
+      from: { path: '^src/storage' },
+      to: { path: '^src/(transport|main)' },
+    },
+    {
+      name: 'transport-not-storage',
+      comment: 'transports reach storage only through domain services',
+      severity: 'error',
+      from: { path: '^src/transport' },
+      to: { path: '^src/(storage|main)' },
+    },
+    {
+      name: 'nothing-imports-main',
+      severity: 'error',
+      from: { path: '^(src|migrations)/', pathNot: '^src/main' },
+      to: { path: '^src/main' },
+    },
+  ],
+  options: {
+    doNotFollow: { path: 'node_modules' },
+    tsConfig: { fileName: 'tsconfig.json' },
+    tsPreCompilationDeps: true,
+    enhancedResolveOptions: { extensions: ['.ts', '.js'] },
+  },
+};

@@ -1,0 +1,8 @@
+// Suites: test/unit (pure), test/integration (real MariaDB and SQLite), test/e2e (real TLS, both transports).
+// Which ones run is chosen by the npm scripts (`npm test` runs all three).
+module.exports = {
+  require: ['tsx/cjs', 'test/support/root-hooks.ts'],
+  extension: ['ts'],
+  timeout: 30000,
+  slow: 2000,
+};

@@ -1,0 +1,114 @@
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { issueCertificate, type IssuedCertificate, type KeySpec } from '../../src/pki/certificates.js';
+
+/**
+ * The tests' PKI: a CA, a server certificate for localhost, recipient client certificates with every key kind the
+ * key capsule server accepts, and the certificates that must be refused (another CA's, an expired one).
+ * Generated afresh for each test run (about three seconds, mostly the RSA 4096 key), written to a temporary
+ * directory because the server's configuration takes file paths.
+ */
+export const CLIENT_KEYS = {
+  ecP256: { kind: 'ec', curve: 'P-256' },
+  ecP384: { kind: 'ec', curve: 'P-384' },
+  ecP521: { kind: 'ec', curve: 'P-521' },
+  rsa2048: { kind: 'rsa', bits: 2048 },
+  rsa4096: { kind: 'rsa', bits: 4096 },
+} as const satisfies Record<string, KeySpec>;
+
+export type ClientName = keyof typeof CLIENT_KEYS;
+
+export interface PemFiles {
+  readonly cert: string;
+  readonly key: string;
+}
+
+export interface TestPki {
+  readonly dir: string;
+  readonly ca: IssuedCertificate;
+  readonly caFile: string;
+  readonly server: IssuedCertificate;
+  readonly serverFiles: PemFiles;
+  readonly clients: Readonly<Record<ClientName, IssuedCertificate>>;
+  readonly untrustedCa: IssuedCertificate;
+  /** Issued by untrustedCa: a well-formed certificate that no server configuration trusts. */
+  readonly untrustedClient: IssuedCertificate;
+  /** Issued by the trusted CA, but its validity ended yesterday. */
+  readonly expiredClient: IssuedCertificate;
+}
+
+const DAY = 86_400_000;
+
+export async function generateTestPki(dir = mkdtempSync(join(tmpdir(), 'cdoc2-test-pki-'))): Promise<TestPki> {
+  mkdirSync(dir, { recursive: true });
+  const ca = await issueCertificate({
+    subject: 'CN=cdoc2 test CA, O=cdoc2-keyserver tests',
+    key: { kind: 'ec', curve: 'P-256' },
+    profile: 'ca',
+  });
+  const server = await issueCertificate({
+    subject: 'CN=localhost, O=cdoc2-keyserver tests',
+    key: { kind: 'ec', curve: 'P-256' },
+    profile: 'server',
+    issuer: ca,
+    dnsNames: ['localhost'],
+    ipAddresses: ['127.0.0.1'],
+  });
+  const clientEntries = await Promise.all(
+    (Object.entries(CLIENT_KEYS) as Array<[ClientName, KeySpec]>).map(
+      async ([name, key]) =>
+        [
+          name,
+          await issueCertificate({
+            subject: `CN=Recipient ${name}, O=cdoc2-keyserver tests`,
+            key,
+            profile: 'client',
+            issuer: ca,
+          }),
+        ] as const,
+    ),
+  );
+  const untrustedCa = await issueCertificate({
+    subject: 'CN=untrusted CA, O=somebody else',
+    key: { kind: 'ec', curve: 'P-256' },
+    profile: 'ca',
+  });
+  const untrustedClient = await issueCertificate({
+    subject: 'CN=Impostor, O=somebody else',
+    key: { kind: 'ec', curve: 'P-256' },
+    profile: 'client',
+    issuer: untrustedCa,
+  });
+  const expiredClient = await issueCertificate({
+    subject: 'CN=Expired Recipient, O=cdoc2-keyserver tests',
+    key: { kind: 'ec', curve: 'P-256' },
+    profile: 'client',
+    issuer: ca,
+    notBefore: new Date(Date.now() - 30 * DAY),
+    notAfter: new Date(Date.now() - DAY),
+  });
+
+  const caFile = join(dir, 'ca.pem');
+  writeFileSync(caFile, ca.certPem);
+  writeFileSync(join(dir, 'untrusted-ca.pem'), untrustedCa.certPem);
+  const serverFiles = { cert: join(dir, 'server-cert.pem'), key: join(dir, 'server-key.pem') };
+  writeFileSync(serverFiles.cert, server.certPem);
+  writeFileSync(serverFiles.key, server.keyPem, { mode: 0o600 });
+  return {
+    dir,
+    ca,
+    caFile,
+    server,
+    serverFiles,
+    clients: Object.fromEntries(clientEntries) as Record<ClientName, IssuedCertificate>,
+    untrustedCa,
+    untrustedClient,
+    expiredClient,
+  };
+}
+
+let shared: Promise<TestPki> | undefined;
+
+/** One PKI for the whole test run. */
+export const getTestPki = (): Promise<TestPki> => (shared ??= generateTestPki());

@@ -1,0 +1,137 @@
+import { request as httpsRequest } from 'node:https';
+import { credentials, type ServiceError } from '@grpc/grpc-js';
+import {
+  KeyCapsuleRecipientServiceClient,
+  KeyCapsuleSenderServiceClient,
+} from '../../gen/cdoc2/capsules/v1/capsules.js';
+import { configSchema, type Config, type ConfigInput } from '../../src/config/config-schema.js';
+import { createLogger } from '../../src/logging/logger.js';
+import type { IssuedCertificate } from '../../src/pki/certificates.js';
+import { startApp, type CapsulePorts, type RunningApp } from '../../src/main/app.js';
+import { createTestDatabase, type TestDatabase } from './mysql.js';
+import { createTestClock, type TestClock } from './test-clock.js';
+import { getTestPki, type TestPki } from './test-pki.js';
+
+export interface TestServer {
+  readonly app: RunningApp;
+  readonly ports: CapsulePorts;
+  readonly clock: TestClock;
+  readonly pki: TestPki;
+  readonly config: Config;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts the whole server as `cdoc2-keyserver serve` would (real TLS, every listener on an ephemeral port on
+ * 127.0.0.1), on a fresh MariaDB database of its own, with a clock the test controls.
+ */
+export async function startTestServer(overrides: Partial<ConfigInput> = {}): Promise<TestServer> {
+  const pki = await getTestPki();
+  const database: TestDatabase = await createTestDatabase();
+  const clock = createTestClock();
+  const config = configSchema.parse({
+    database: { url: database.url },
+    host: '127.0.0.1',
+    tls: pki.serverFiles,
+    log: { level: process.env['TEST_LOG_LEVEL'] ?? 'silent' },
+    ...overrides,
+    capsules: {
+      clientCa: [pki.caFile],
+      ports: { restSender: 0, restRecipient: 0, grpcSender: 0, grpcRecipient: 0 },
+      ...overrides.capsules,
+    },
+  });
+  const app = await startApp(config, {
+    logger: createLogger({ level: config.log.level, pretty: false }),
+    clock,
+  });
+  if (!app.capsulePorts) {
+    throw new Error('the capsule server did not start');
+  }
+  return {
+    app,
+    ports: app.capsulePorts,
+    clock,
+    pki,
+    config,
+    close: async () => {
+      await app.close();
+      await database.drop();
+    },
+  };
+}
+
+export interface HttpResponse {
+  readonly status: number;
+  readonly headers: Record<string, string | string[] | undefined>;
+  readonly body: string;
+}
+
+export interface HttpRequest {
+  readonly port: number;
+  readonly method: string;
+  readonly path: string;
+  readonly headers?: Record<string, string>;
+  readonly body?: string | Buffer;
+  /** The client certificate to present, if any. */
+  readonly client?: IssuedCertificate;
+}
+
+/** One HTTPS request over a fresh TLS 1.3 connection that trusts only the test CA. */
+export async function https(pki: TestPki, request: HttpRequest): Promise<HttpResponse> {
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest(
+      {
+        host: '127.0.0.1',
+        servername: 'localhost',
+        port: request.port,
+        method: request.method,
+        path: request.path,
+        headers: request.headers,
+        ca: pki.ca.certPem,
+        minVersion: 'TLSv1.3',
+        agent: false,
+        ...(request.client ? { cert: request.client.certPem, key: request.client.keyPem } : {}),
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }),
+        );
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.end(request.body);
+  });
+}
+
+const grpcCredentials = (pki: TestPki, client?: IssuedCertificate) =>
+  credentials.createSsl(
+    Buffer.from(pki.ca.certPem),
+    client ? Buffer.from(client.keyPem) : null,
+    client ? Buffer.from(client.certPem) : null,
+  );
+
+const CHANNEL_OPTIONS = { 'grpc.ssl_target_name_override': 'localhost', 'grpc.default_authority': 'localhost' };
+
+export const senderClient = (pki: TestPki, port: number): KeyCapsuleSenderServiceClient =>
+  new KeyCapsuleSenderServiceClient(`127.0.0.1:${port}`, grpcCredentials(pki), CHANNEL_OPTIONS);
+
+export const recipientClient = (
+  pki: TestPki,
+  port: number,
+  client?: IssuedCertificate,
+): KeyCapsuleRecipientServiceClient =>
+  new KeyCapsuleRecipientServiceClient(`127.0.0.1:${port}`, grpcCredentials(pki, client), CHANNEL_OPTIONS);
+
+/** Calls a generated unary client method as a promise; rejects with the ServiceError. */
+export function call<Request, Response>(
+  method: (request: Request, callback: (error: ServiceError | null, response: Response) => void) => unknown,
+  request: Request,
+): Promise<Response> {
+  return new Promise((resolve, reject) => {
+    method(request, (error, response) => (error ? reject(error) : resolve(response)));
+  });
+}
