@@ -38,6 +38,7 @@ async function connect() {
       `MariaDB/MySQL is not reachable at ${redacted(url)} (${code}). The storage and end-to-end suites need one: ` +
         'start the local server (start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd) ' +
         'or set MYSQL_URL, e.g. MYSQL_URL=mysql://user:password@host:3306/',
+      { cause: error },
     );
   }
 }

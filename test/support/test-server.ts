@@ -3,6 +3,10 @@ import { credentials, type ServiceError } from '@grpc/grpc-js';
 import {
   KeyCapsuleRecipientServiceClient,
   KeyCapsuleSenderServiceClient,
+  type CreateKeyCapsuleRequest,
+  type CreateKeyCapsuleResponse,
+  type GetKeyCapsuleRequest,
+  type GetKeyCapsuleResponse,
 } from '../../gen/cdoc2/capsules/v1/capsules.js';
 import { configSchema, type Config, type ConfigInput } from '../../src/config/config-schema.js';
 import { createLogger } from '../../src/logging/logger.js';
@@ -126,12 +130,24 @@ export const recipientClient = (
 ): KeyCapsuleRecipientServiceClient =>
   new KeyCapsuleRecipientServiceClient(`127.0.0.1:${port}`, grpcCredentials(pki, client), CHANNEL_OPTIONS);
 
-/** Calls a generated unary client method as a promise; rejects with the ServiceError. */
-export function call<Request, Response>(
-  method: (request: Request, callback: (error: ServiceError | null, response: Response) => void) => unknown,
-  request: Request,
-): Promise<Response> {
+type Callback<Response> = (error: ServiceError | null, response: Response) => void;
+
+/** Runs one unary call as a promise; rejects with the ServiceError. */
+export function call<Response>(invoke: (callback: Callback<Response>) => unknown): Promise<Response> {
   return new Promise((resolve, reject) => {
-    method(request, (error, response) => (error ? reject(error) : resolve(response)));
+    invoke((error, response) => (error ? reject(error) : resolve(response)));
   });
 }
+
+export const grpcCreateCapsule = (
+  client: KeyCapsuleSenderServiceClient,
+  request: Partial<CreateKeyCapsuleRequest>,
+): Promise<CreateKeyCapsuleResponse> =>
+  call<CreateKeyCapsuleResponse>((callback) =>
+    client.createKeyCapsule({ capsule: undefined, requestedExpiryTime: undefined, ...request }, callback),
+  );
+
+export const grpcGetCapsule = (
+  client: KeyCapsuleRecipientServiceClient,
+  request: GetKeyCapsuleRequest,
+): Promise<GetKeyCapsuleResponse> => call<GetKeyCapsuleResponse>((callback) => client.getKeyCapsule(request, callback));

@@ -1,0 +1,58 @@
+import { expect } from 'chai';
+import { status, type ServiceError } from '@grpc/grpc-js';
+import { CapsuleType } from '../../gen/cdoc2/capsules/v1/capsules.js';
+import { capsuleFor, capsuleJson } from '../support/capsule-fixtures.js';
+import { grpcCreateCapsule, https, senderClient, startTestServer, type TestServer } from '../support/test-server.js';
+
+/**
+ * grpc-js sends the message of an unknown error to the client, and a careless REST handler would too. Here the
+ * database fails under the server with a real SQL error (its table is gone): clients must get a generic internal
+ * error with a log reference, never the SQL.
+ */
+describe('internal errors never reach a client', () => {
+  let server: TestServer;
+
+  before(async () => {
+    server = await startTestServer();
+    await server.app.database.schema.renameTable('key_capsules', 'key_capsules_hidden');
+  });
+  after(async () => {
+    await server.app.database.schema.renameTable('key_capsules_hidden', 'key_capsules');
+    await server.close();
+  });
+
+  it('answers 500 over REST with a log reference and no SQL', async () => {
+    const res = await https(server.pki, {
+      port: server.ports.restSender,
+      method: 'POST',
+      path: '/key-capsules',
+      headers: { 'content-type': 'application/json' },
+      body: capsuleJson(capsuleFor(server.pki.clients.ecP256)),
+    });
+    expect(res.status).to.equal(500);
+    const problem = JSON.parse(res.body) as { detail: string };
+    expect(problem.detail).to.match(/^internal error \(log reference [0-9a-f]{16}\)$/);
+    expect(res.body).to.not.match(/key_capsules|insert|doesn't exist|ER_/i);
+  });
+
+  it('answers INTERNAL over gRPC with a log reference and no SQL', async () => {
+    const sender = senderClient(server.pki, server.ports.grpcSender);
+    const capsule = capsuleFor(server.pki.clients.ecP256);
+    try {
+      await grpcCreateCapsule(sender, {
+        capsule: {
+          recipientId: capsule.recipientId,
+          ephemeralKeyMaterial: capsule.ephemeralKeyMaterial,
+          capsuleType: CapsuleType.CAPSULE_TYPE_ECC_SECP256R1,
+        },
+      });
+      expect.fail('the call succeeded');
+    } catch (error) {
+      const serviceError = error as ServiceError;
+      expect(serviceError.code).to.equal(status.INTERNAL);
+      expect(serviceError.details).to.match(/^internal error \(log reference [0-9a-f]{16}\)$/);
+    } finally {
+      sender.close();
+    }
+  });
+});
