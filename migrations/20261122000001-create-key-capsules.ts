@@ -9,8 +9,15 @@ import type { Knex } from 'knex';
 export const name = '20261122000001-create-key-capsules';
 
 export async function up(knex: Knex): Promise<void> {
+  // Ids must compare exactly: MySQL's default collations ignore case and trailing spaces, so on MySQL-compatible
+  // servers the id is a binary string (VARBINARY); SQLite's TEXT already compares byte for byte.
+  const mysql = (knex.client as { config: { client: string } }).config.client === 'mysql2';
   await knex.schema.createTable('key_capsules', (table) => {
-    table.string('transaction_id', 34).primary();
+    if (mysql) {
+      table.binary('transaction_id', 34).primary();
+    } else {
+      table.string('transaction_id', 34).primary();
+    }
     table.string('capsule_type', 16).notNullable();
     table.binary('recipient_id', 2100).notNullable();
     table.binary('ephemeral_key_material', 2100).notNullable();

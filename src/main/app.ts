@@ -53,8 +53,8 @@ const nodeRandom: RandomSource = { bytes: (length) => new Uint8Array(randomBytes
 /** `mysql://user:secret@host/db` → `mysql://user:***@host/db`, for messages. */
 export const redactUrl = (url: string): string => url.replace(/\/\/([^:/@]+):[^@]*@/, '//$1:***@');
 
-async function openDatabase(config: Config): Promise<Database> {
-  const db = createDatabase({ url: config.database.url, poolMax: config.database.pool.max });
+async function openDatabase(config: Config, logger: Logger): Promise<Database> {
+  const db = createDatabase({ url: config.database.url, poolMax: config.database.pool.max, logger });
   try {
     if (config.database.migrate) {
       await migrateLatest(db);
@@ -78,7 +78,7 @@ export async function startApp(config: Config, { logger, clock = systemClock }: 
   }
   const identity = readServerIdentity(config.tls);
   const clientCa = readCertificateBundle('capsules.clientCa', config.capsules.clientCa);
-  const db = await openDatabase(config);
+  const db = await openDatabase(config, logger.child({ component: 'database' }));
   const closers: Array<() => Promise<void>> = [];
   const closeAll = async (): Promise<void> => {
     await Promise.allSettled(closers.splice(0).map((close) => close()));

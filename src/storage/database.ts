@@ -7,7 +7,22 @@ export interface DatabaseOptions {
   /** `mysql://user:pass@host:port/db` or `sqlite:/absolute/path.sqlite` (or `sqlite::memory:`). */
   readonly url: string;
   readonly poolMax?: number;
+  /** Where Knex's own warnings go; without it Knex prints them (with stack traces) to the console. */
+  readonly logger?: { warn(object: object, message: string): void; debug(object: object, message: string): void };
 }
+
+type KnexLog = NonNullable<Knex.Config['log']>;
+
+const knexLog = (logger: DatabaseOptions['logger']): KnexLog => {
+  const text = (message: unknown): string => (message instanceof Error ? message.message : String(message));
+  return {
+    warn: (message: unknown) => logger?.warn({ knex: text(message) }, 'database warning'),
+    error: (message: unknown) => logger?.warn({ knex: text(message) }, 'database error'),
+    deprecate: (method: string, alternative: string) =>
+      logger?.warn({ knex: `${method} is deprecated, use ${alternative}` }, 'database warning'),
+    debug: (message: unknown) => logger?.debug({ knex: text(message) }, 'database debug'),
+  };
+};
 
 export type Database = Knex;
 
@@ -18,7 +33,8 @@ const MIGRATIONS_TABLE = 'knex_migrations';
  * embedded zero-configuration default. Times are stored as epoch milliseconds, so no session time zone matters;
  * the MySQL session is still pinned to UTC so that anything an operator inspects reads the same everywhere.
  */
-export function createDatabase({ url, poolMax = 10 }: DatabaseOptions): Database {
+export function createDatabase({ url, poolMax = 10, logger }: DatabaseOptions): Database {
+  const log = knexLog(logger);
   if (url.startsWith('sqlite:')) {
     const filename = url.slice('sqlite:'.length);
     if (filename !== ':memory:') {
@@ -26,6 +42,7 @@ export function createDatabase({ url, poolMax = 10 }: DatabaseOptions): Database
     }
     return knexFactory({
       client: 'better-sqlite3',
+      log,
       connection: { filename },
       useNullAsDefault: true,
       // One connection: SQLite serialises writers anyway, and one connection sees its own :memory: database.
@@ -45,6 +62,7 @@ export function createDatabase({ url, poolMax = 10 }: DatabaseOptions): Database
   if (url.startsWith('mysql://')) {
     return knexFactory({
       client: 'mysql2',
+      log,
       connection: { uri: url, timezone: 'Z', charset: 'utf8mb4', connectTimeout: 5000 } as Knex.MySql2ConnectionConfig,
       pool: { min: 0, max: poolMax },
       acquireConnectionTimeout: 5000,

@@ -7,7 +7,8 @@ const TABLE = 'key_capsules';
 
 /** The row as the database holds it (see migrations/…-create-key-capsules.ts). */
 interface CapsuleRow {
-  transaction_id: string;
+  /** A string on SQLite; VARBINARY on MySQL, read back as a Buffer. */
+  transaction_id: string | Buffer;
   capsule_type: string;
   recipient_id: Buffer | Uint8Array;
   ephemeral_key_material: Buffer | Uint8Array;
@@ -27,11 +28,14 @@ const toRow = (capsule: StoredCapsule): CapsuleRow => ({
 });
 
 const fromRow = (row: CapsuleRow): StoredCapsule => {
+  const transactionId = Buffer.isBuffer(row.transaction_id)
+    ? row.transaction_id.toString('latin1')
+    : row.transaction_id;
   if (!isCapsuleType(row.capsule_type)) {
-    throw new Error(`key_capsules row ${row.transaction_id} has an unknown capsule_type`);
+    throw new Error(`key_capsules row ${transactionId} has an unknown capsule_type`);
   }
   return {
-    transactionId: row.transaction_id,
+    transactionId,
     capsuleType: row.capsule_type,
     recipientId: new Uint8Array(row.recipient_id),
     ephemeralKeyMaterial: new Uint8Array(row.ephemeral_key_material),

@@ -142,7 +142,10 @@ describe('key capsule server over REST (real TLS 1.3, MariaDB)', () => {
     try {
       expect(await server.app.runCleanup()).to.be.greaterThanOrEqual(1);
       const rows = await server.app.database('key_capsules').whereIn('transaction_id', [shortLived, longLived]);
-      expect(rows.map((row: { transaction_id: string }) => row.transaction_id)).to.deep.equal([longLived]);
+      // The id column is VARBINARY on MariaDB (exact comparison), so it reads back as a Buffer.
+      expect(rows.map((row: { transaction_id: Buffer }) => row.transaction_id.toString('latin1'))).to.deep.equal([
+        longLived,
+      ]);
     } finally {
       server.clock.advance(-120_000);
     }

@@ -1,0 +1,76 @@
+import { expect } from 'chai';
+import { type CapsuleStore } from '../../src/domain/capsules/capsule-store.js';
+import { DomainError, IdConflictError } from '../../src/domain/errors.js';
+import { createDatabase, migrateLatest, migrateRollbackAll } from '../../src/storage/database.js';
+import { createKnexCapsuleStore } from '../../src/storage/knex-capsule-store.js';
+import { describeEachBackend, makeCapsule, newId } from './backends.js';
+
+/** Records what Knex reports through the logger createDatabase gives it. */
+function recordingLogger() {
+  const warnings: string[] = [];
+  const record = (object: object): void => {
+    warnings.push(String((object as { knex?: unknown }).knex));
+  };
+  return { warnings, logger: { warn: record, debug: () => undefined } };
+}
+
+async function rejection(promise: Promise<unknown>): Promise<unknown> {
+  try {
+    await promise;
+  } catch (error) {
+    return error;
+  }
+  throw new Error('expected the operation to fail');
+}
+
+describe('Database errors', () => {
+  describeEachBackend((backend) => {
+    if (backend.kind === 'mariadb') {
+      describe('a server that does not answer', () => {
+        // Nothing listens on port 1: the connection is refused at once, so nothing here waits for a timeout.
+        const UNREACHABLE_URL = 'mysql://root@127.0.0.1:1/nothing';
+        const operations: [string, (store: CapsuleStore) => Promise<unknown>][] = [
+          ['findUnexpired', (store) => store.findUnexpired(newId(), new Date())],
+          ['insert', (store) => store.insert(makeCapsule())],
+          ['deleteExpired', (store) => store.deleteExpired(new Date(), 10)],
+        ];
+
+        for (const [name, operation] of operations) {
+          it(`makes ${name} reject with an 'unavailable' DomainError that names no host and no SQL`, async () => {
+            const { warnings, logger } = recordingLogger();
+            const unreachable = createDatabase({ url: UNREACHABLE_URL, logger });
+            try {
+              const error = await rejection(operation(createKnexCapsuleStore(unreachable)));
+              // Knex's own complaint reaches the server's logger, not the console.
+              expect(warnings.some((warning) => warning.includes('ECONNREFUSED'))).to.equal(true);
+
+              expect(error).to.be.instanceOf(DomainError);
+              const domainError = error as DomainError;
+              expect(domainError.code).to.equal('unavailable');
+              for (const leak of ['127.0.0.1', ':1', 'nothing', 'root', 'key_capsules', 'select', 'insert', 'delete']) {
+                expect(domainError.message.toLowerCase()).to.not.include(leak);
+              }
+            } finally {
+              await unreachable.destroy();
+            }
+          });
+        }
+      });
+    }
+
+    describe('a database without the schema', () => {
+      after(() => migrateLatest(backend.db));
+
+      it('passes a missing table through as the driver error, not as unavailable or a conflict', async () => {
+        await migrateRollbackAll(backend.db);
+
+        const error = await rejection(createKnexCapsuleStore(backend.db).findUnexpired(newId(), new Date()));
+
+        expect(error).to.be.instanceOf(Error);
+        expect(error).to.not.be.instanceOf(DomainError);
+        expect(error).to.not.be.instanceOf(IdConflictError);
+        expect((error as Error).message).to.include('key_capsules');
+      });
+    });
+  });
+});
