@@ -3,6 +3,7 @@
 module.exports = {
   require: ['tsx/cjs', 'test/support/root-hooks.ts'],
   extension: ['ts'],
+  reporter: 'test/support/reporter.cjs',
   timeout: 30000,
   slow: 2000,
 };

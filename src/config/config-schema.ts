@@ -18,6 +18,10 @@ const duration = (fallback: string) =>
       return parsed.ms;
     });
 
+/** A duration with bounds, e.g. a timer interval (setInterval takes 1 ms to about 24.8 days). */
+const boundedDuration = (fallback: string, minMs: number, maxMs: number, bounds: string) =>
+  duration(fallback).refine((ms) => ms >= minMs && ms <= maxMs, `must be between ${bounds}`);
+
 const port = (fallback: number) => z.int().min(0).max(65535).prefault(fallback);
 
 const positiveInt = (fallback: number, max: number) => z.int().min(1).max(max).prefault(fallback);
@@ -77,7 +81,7 @@ export const configSchema = z.strictObject({
   /** The periodic deletion of expired rows. */
   cleanup: z
     .strictObject({
-      interval: duration('PT1M'),
+      interval: boundedDuration('PT1M', 1000, 86_400_000, 'PT1S and P1D'),
       batchSize: positiveInt(500, 100_000),
       maxBatches: positiveInt(20, 10_000),
     })

@@ -55,11 +55,11 @@ export const envName = (path: readonly string[]): string =>
 function parseEnvValue(name: string, text: string, kind: LeafKind): unknown {
   switch (kind) {
     case 'number': {
-      const value = Number(text);
-      if (text.trim() === '' || !Number.isFinite(value)) {
-        throw new ConfigError(`${name}: "${text}" is not a number`);
+      // Every numeric key is a whole number: plain decimal digits only (Number() would also take 0x10 or 9e3).
+      if (!/^-?\d{1,15}$/.test(text)) {
+        throw new ConfigError(`${name}: "${text}" is not a whole number`);
       }
-      return value;
+      return Number(text);
     }
     case 'boolean':
       if (text !== 'true' && text !== 'false') {
@@ -131,9 +131,8 @@ function readConfigFile(file: string): Record<string, unknown> {
   try {
     parsed = /\.json$/i.test(file) ? JSON.parse(text) : parseYaml(text);
   } catch (error) {
-    throw new ConfigError(
-      `${file} is not valid ${/\.json$/i.test(file) ? 'JSON' : 'YAML'}: ${(error as Error).message.split('\n')[0]}`,
-    );
+    const reason = ((error as Error).message.split('\n')[0] ?? '').replace(/:$/, '');
+    throw new ConfigError(`${file} is not valid ${/\.json$/i.test(file) ? 'JSON' : 'YAML'}: ${reason}`);
   }
   if (parsed === null || parsed === undefined) {
     return {};

@@ -4,7 +4,8 @@
  *
  * Messages are written for the client: they never contain SQL, stack traces, key material or personal data.
  */
-export type DomainErrorCode = 'invalid_argument' | 'unauthenticated' | 'not_found' | 'unavailable';
+export type DomainErrorCode =
+  'invalid_argument' | 'unauthenticated' | 'not_found' | 'resource_exhausted' | 'unavailable';
 
 export class DomainError extends Error {
   override readonly name = 'DomainError';
@@ -21,6 +22,7 @@ export class DomainError extends Error {
 export const invalidArgument = (message: string): DomainError => new DomainError('invalid_argument', message);
 export const unauthenticated = (message: string): DomainError => new DomainError('unauthenticated', message);
 export const notFound = (message: string): DomainError => new DomainError('not_found', message);
+export const resourceExhausted = (message: string): DomainError => new DomainError('resource_exhausted', message);
 export const unavailable = (message: string, cause?: unknown): DomainError =>
   new DomainError('unavailable', message, { cause });
 

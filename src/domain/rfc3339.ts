@@ -5,6 +5,14 @@
  */
 const DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?(?:([Zz])|([+-])(\d{2}):(\d{2}))$/;
 
+/** Like Date.UTC, but years 0..99 stay years 0..99 (Date.UTC reads them as 1900..1999). */
+function utc(year: number, monthIndex: number, day: number, h: number, m: number, s: number, ms: number): Date {
+  const date = new Date(0);
+  date.setUTCFullYear(year, monthIndex, day);
+  date.setUTCHours(h, m, s, ms);
+  return date;
+}
+
 export function parseRfc3339(text: string): Date | undefined {
   const match = DATE_TIME.exec(text);
   if (!match) {
@@ -21,7 +29,7 @@ export function parseRfc3339(text: string): Date | undefined {
   if (month < 1 || month > 12 || day < 1 || hour > 23 || minute > 59 || second > 60) {
     return undefined;
   }
-  const daysInMonth = new Date(Date.UTC(year, month, 0)).getUTCDate();
+  const daysInMonth = utc(year, month, 0, 0, 0, 0, 0).getUTCDate();
   if (day > daysInMonth) {
     return undefined;
   }
@@ -35,7 +43,6 @@ export function parseRfc3339(text: string): Date | undefined {
     offsetMinutes = (sign === '-' ? -1 : 1) * (offsetHours * 60 + offsetMins);
   }
   const millis = fraction ? Math.floor(Number(`0${fraction}`) * 1000) : 0;
-  const utc = Date.UTC(year, month - 1, day, hour, minute, second, millis) - offsetMinutes * 60_000;
-  const date = new Date(utc);
+  const date = new Date(utc(year, month - 1, day, hour, minute, second, millis).getTime() - offsetMinutes * 60_000);
   return Number.isNaN(date.getTime()) ? undefined : date;
 }

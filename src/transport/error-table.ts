@@ -17,6 +17,7 @@ export const ERROR_TABLE: Readonly<Record<DomainErrorCode, ErrorMapping>> = {
   invalid_argument: { grpc: GrpcStatus.INVALID_ARGUMENT, http: 400, title: 'Bad Request' },
   unauthenticated: { grpc: GrpcStatus.UNAUTHENTICATED, http: 401, title: 'Unauthorized' },
   not_found: { grpc: GrpcStatus.NOT_FOUND, http: 404, title: 'Not Found' },
+  resource_exhausted: { grpc: GrpcStatus.RESOURCE_EXHAUSTED, http: 429, title: 'Too Many Requests' },
   unavailable: { grpc: GrpcStatus.UNAVAILABLE, http: 503, title: 'Service Unavailable' },
 };
 

@@ -59,7 +59,13 @@ function toJsonSchema(node: unknown, document: JsonObject, seen: readonly string
     if (key.startsWith('x-') || key === 'example' || key === 'examples' || key === 'title') {
       continue;
     }
-    result[key] = toJsonSchema(value, document, seen);
+    // Under `properties` the keys are field names, not keywords: keep every one of them.
+    result[key] =
+      key === 'properties' && isObject(value)
+        ? Object.fromEntries(
+            Object.entries(value).map(([name, schema]) => [name, toJsonSchema(schema, document, seen)]),
+          )
+        : toJsonSchema(value, document, seen);
   }
   return result;
 }
