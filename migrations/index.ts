@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import * as createKeyCapsules from './20261122000001-create-key-capsules.js';
+import * as createKeyShares from './20261122000002-create-key-shares.js';
 
 interface Migration {
   readonly name: string;
@@ -11,7 +12,7 @@ interface Migration {
  * Every migration, in order. Listed in code rather than discovered on disk so that the same list runs from
  * TypeScript sources (tests) and compiled JavaScript (production) alike. Append; never edit a released one.
  */
-const MIGRATIONS: readonly Migration[] = [createKeyCapsules];
+const MIGRATIONS: readonly Migration[] = [createKeyCapsules, createKeyShares];
 
 export const migrationSource: Knex.MigrationSource<Migration> = {
   getMigrations: () => Promise.resolve([...MIGRATIONS]),
@@ -20,3 +21,6 @@ export const migrationSource: Knex.MigrationSource<Migration> = {
 };
 
 export const latestMigrationName = (): string => (MIGRATIONS[MIGRATIONS.length - 1] as Migration).name;
+
+/** Every migration's name, in order. */
+export const migrationNames = (): string[] => MIGRATIONS.map((migration) => migration.name);

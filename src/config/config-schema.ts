@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { parseIsoDuration } from '../domain/duration.js';
+import { parseBaseUrl } from '../domain/shares/ticket-url.js';
 
 /**
  * The configuration file's schema (spec/interfaces.md "Configuration"): one typed object, validated once at start.
@@ -75,6 +76,29 @@ export const configSchema = z.strictObject({
           grpcRecipient: port(50052),
         })
         .prefault({}),
+      expiry,
+    })
+    .prefault({}),
+  shares: z
+    .strictObject({
+      enabled: z.boolean().prefault(true),
+      ports: z.strictObject({ rest: port(8445), grpc: port(50053) }).prefault({}),
+      /** The public base URLs that tickets may name; never taken from request headers. */
+      baseUrls: z
+        .array(
+          z.string().check((ctx) => {
+            const parsed = parseBaseUrl(ctx.value);
+            if ('error' in parsed) {
+              ctx.issues.push({ code: 'custom', message: parsed.error, input: ctx.value });
+            }
+          }),
+        )
+        .prefault([]),
+      /** PEM files of the issuers of authentication certificates (Smart-ID, Mobile-ID). */
+      trustedIssuers: z.array(z.string().min(1)).prefault([]),
+      nonceTtl: boundedDuration('PT5M', 1000, 86_400_000, 'PT1S and P1D'),
+      /** Live (unused, unexpired) nonces one share may have. */
+      maxNoncesPerShare: positiveInt(16, 1000),
       expiry,
     })
     .prefault({}),

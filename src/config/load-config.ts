@@ -157,6 +157,10 @@ function resolvePaths(config: Config, baseDir: string): Config {
       ? { tls: { cert: resolvePath(baseDir, config.tls.cert), key: resolvePath(baseDir, config.tls.key) } }
       : {}),
     capsules: { ...config.capsules, clientCa: config.capsules.clientCa.map((file) => resolvePath(baseDir, file)) },
+    shares: {
+      ...config.shares,
+      trustedIssuers: config.shares.trustedIssuers.map((file) => resolvePath(baseDir, file)),
+    },
   };
 }
 
@@ -185,6 +189,12 @@ export function loadConfig(file: string | undefined, env: NodeJS.ProcessEnv = pr
     }
     if (config.capsules.enabled && config.capsules.clientCa.length === 0) {
       throw new ConfigError('capsules.clientCa: at least one issuer file is required when capsules.enabled is true');
+    }
+    if (config.shares.enabled && config.shares.baseUrls.length === 0) {
+      throw new ConfigError('shares.baseUrls: at least one public base URL is required when shares.enabled is true');
+    }
+    if (config.shares.enabled && config.shares.trustedIssuers.length === 0) {
+      throw new ConfigError('shares.trustedIssuers: at least one issuer file is required when shares.enabled is true');
     }
   }
   return { config, file };

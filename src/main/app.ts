@@ -8,6 +8,17 @@ import type { RandomSource } from '../domain/random.js';
 import type { Logger } from '../logging/logger.js';
 import { createDatabase, migrateLatest, type Database } from '../storage/database.js';
 import { createKnexCapsuleStore } from '../storage/knex-capsule-store.js';
+import { createKnexShareStore } from '../storage/knex-share-store.js';
+import { createAuthTicketVerifier } from '../auth/auth-ticket-verifier.js';
+import { createIssuerTrust } from '../pki/issuer-trust.js';
+import { createShareService } from '../domain/shares/share-service.js';
+import { parseBaseUrl, type BaseUrl } from '../domain/shares/ticket-url.js';
+import type { ExpiredRowDeleter } from '../domain/capsules/expiry-cleanup.js';
+import {
+  createShareRecipientGrpcService,
+  createShareSenderGrpcService,
+} from '../transport/grpc/share-grpc-services.js';
+import { registerShareRoutes } from '../transport/rest/share-routes.js';
 import {
   createCapsuleRecipientGrpcService,
   createCapsuleSenderGrpcService,
@@ -38,9 +49,15 @@ export interface CapsulePorts {
   readonly grpcRecipient: number;
 }
 
+export interface SharePorts {
+  readonly rest: number;
+  readonly grpc: number;
+}
+
 export interface RunningApp {
   /** The ports actually bound (configured port 0 means any free port). */
   readonly capsulePorts: CapsulePorts | undefined;
+  readonly sharePorts: SharePorts | undefined;
   readonly database: Database;
   /** Runs one cleanup pass now (the periodic task runs the same). */
   runCleanup(): Promise<number>;
@@ -77,7 +94,11 @@ export async function startApp(config: Config, { logger, clock = systemClock }: 
     throw new ConfigError('tls: required (cert and key of this server)');
   }
   const identity = readServerIdentity(config.tls);
-  const clientCa = readCertificateBundle('capsules.clientCa', config.capsules.clientCa);
+  // Every file is read and checked before anything starts, so that a bad path stops the start cleanly.
+  const clientCa = config.capsules.enabled ? readCertificateBundle('capsules.clientCa', config.capsules.clientCa) : [];
+  const trustedIssuers = config.shares.enabled
+    ? readCertificateBundle('shares.trustedIssuers', config.shares.trustedIssuers)
+    : [];
   const db = await openDatabase(config, logger.child({ component: 'database' }));
   const closers: Array<() => Promise<void>> = [];
   const closeAll = async (): Promise<void> => {
@@ -85,7 +106,9 @@ export async function startApp(config: Config, { logger, clock = systemClock }: 
   };
 
   const capsuleStore = createKnexCapsuleStore(db);
+  const shareStore = createKnexShareStore(db);
   let capsulePorts: CapsulePorts | undefined;
+  let sharePorts: SharePorts | undefined;
   try {
     if (config.capsules.enabled) {
       const service = createCapsuleService({
@@ -137,6 +160,40 @@ export async function startApp(config: Config, { logger, clock = systemClock }: 
         grpcRecipient: grpcRecipient.port,
       };
     }
+    if (config.shares.enabled) {
+      const service = createShareService({
+        store: shareStore,
+        verifier: createAuthTicketVerifier({
+          baseUrls: config.shares.baseUrls.map((text) => parseBaseUrl(text) as BaseUrl),
+          trust: createIssuerTrust(trustedIssuers.map((pem) => pem.toString('utf8'))),
+        }),
+        clock,
+        random: nodeRandom,
+        expiry: { defaultMs: config.shares.expiry.default, maxMs: config.shares.expiry.max },
+        nonces: { ttlMs: config.shares.nonceTtl, maxLivePerShare: config.shares.maxNoncesPerShare },
+      });
+      const operations = loadOpenApiOperations(openApiFile('key-shares.yaml'));
+      const shareLogger = logger.child({ server: 'shares' });
+      const rest = await startRestListener({
+        name: 'shares',
+        host: config.host,
+        port: config.shares.ports.rest,
+        identity,
+        logger: shareLogger,
+        notFoundDetail: 'not found',
+        acceptEmptyJsonBody: true,
+        routes: (app) => registerShareRoutes(app, service, operations),
+      });
+      closers.push(() => rest.close());
+      const grpc = await startGrpcListener(
+        config.host,
+        config.shares.ports.grpc,
+        createTls13ServerCredentials(identity),
+        [createShareSenderGrpcService(service, shareLogger), createShareRecipientGrpcService(service, shareLogger)],
+      );
+      closers.push(() => grpc.close());
+      sharePorts = { rest: rest.port, grpc: grpc.port };
+    }
   } catch (error) {
     await closeAll();
     await db.destroy();
@@ -147,8 +204,9 @@ export async function startApp(config: Config, { logger, clock = systemClock }: 
     throw error;
   }
 
+  const staleNonces: ExpiredRowDeleter = { deleteExpired: (now, limit) => shareStore.deleteStaleNonces(now, limit) };
   const runCleanup = (): Promise<number> =>
-    runExpiryCleanup([capsuleStore], clock, {
+    runExpiryCleanup([capsuleStore, shareStore, staleNonces], clock, {
       batchSize: config.cleanup.batchSize,
       maxBatches: config.cleanup.maxBatches,
     });
@@ -165,6 +223,7 @@ export async function startApp(config: Config, { logger, clock = systemClock }: 
 
   return {
     capsulePorts,
+    sharePorts,
     database: db,
     runCleanup,
     close: async () => {

@@ -33,6 +33,14 @@ async function withDevPki(config: Config, file: string | undefined): Promise<{ c
         ...config.capsules,
         clientCa: config.capsules.clientCa.length > 0 ? config.capsules.clientCa : [paths.ca],
       },
+      shares: {
+        ...config.shares,
+        baseUrls:
+          config.shares.baseUrls.length > 0
+            ? config.shares.baseUrls
+            : [`https://localhost:${config.shares.ports.rest}`],
+        trustedIssuers: config.shares.trustedIssuers.length > 0 ? config.shares.trustedIssuers : [paths.ca],
+      },
     },
   };
 }
@@ -46,11 +54,12 @@ async function serve(configFile: string | undefined): Promise<void> {
     formatSummary({
       host: config.host,
       capsulePorts: app.capsulePorts,
+      sharePorts: app.sharePorts,
       devPki,
       database: redactUrl(config.database.url),
     }) + '\n',
   );
-  logger.info({ capsulePorts: app.capsulePorts }, 'started');
+  logger.info({ capsulePorts: app.capsulePorts, sharePorts: app.sharePorts }, 'started');
 
   let stopping = false;
   const stop = (signal: string): void => {

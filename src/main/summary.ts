@@ -1,8 +1,8 @@
-import { generateKeyPairSync, X509Certificate } from 'node:crypto';
+import { generateKeyPairSync, randomBytes, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { relative } from 'node:path';
 import type { DevPkiPaths } from '../pki/dev-pki.js';
-import type { CapsulePorts } from './app.js';
+import type { CapsulePorts, SharePorts } from './app.js';
 
 /** The URL host for a bind address: the development certificate is issued for `localhost`. */
 const urlHost = (host: string): string =>
@@ -24,10 +24,11 @@ function p256Point(jwk: { x?: string; y?: string }): string {
 export function formatSummary(options: {
   host: string;
   capsulePorts: CapsulePorts | undefined;
+  sharePorts: SharePorts | undefined;
   devPki: DevPkiPaths | undefined;
   database: string;
 }): string {
-  const { capsulePorts, devPki } = options;
+  const { capsulePorts, sharePorts, devPki } = options;
   const host = urlHost(options.host);
   const lines = ['', 'cdoc2-keyserver is running', `  database: ${options.database}`];
   if (capsulePorts) {
@@ -37,6 +38,13 @@ export function formatSummary(options: {
       `    REST recipient  https://${host}:${capsulePorts.restRecipient}/key-capsules/{transactionId}  (mutual TLS)`,
       `    gRPC sender     ${host}:${capsulePorts.grpcSender}  cdoc2.capsules.v1.KeyCapsuleSenderService`,
       `    gRPC recipient  ${host}:${capsulePorts.grpcRecipient}  cdoc2.capsules.v1.KeyCapsuleRecipientService  (mutual TLS)`,
+    );
+  }
+  if (sharePorts) {
+    lines.push(
+      '  shares server (CSS):',
+      `    REST            https://${host}:${sharePorts.rest}/key-shares`,
+      `    gRPC            ${host}:${sharePorts.grpc}  cdoc2.shares.v1.KeyShareSenderService, KeyShareRecipientService`,
     );
   }
   if (devPki && capsulePorts) {
@@ -60,6 +68,26 @@ export function formatSummary(options: {
       '  Fetch it with that certificate (put the id from Location in place of KC...):',
       `    curl -s --cacert ${path(devPki.ca)} --cert ${path(devPki.clientCert)} --key ${path(devPki.clientKey)} \\`,
       `      https://${host}:${capsulePorts.restRecipient}/key-capsules/KC...`,
+    );
+  }
+  if (devPki && sharePorts) {
+    const path = (file: string): string => relative(process.cwd(), file) || file;
+    const share = JSON.stringify({
+      share: randomBytes(32).toString('base64'),
+      recipient: 'etsi/PNOEE-38001085718',
+    });
+    lines.push(
+      '',
+      '  Store a key share (the Location header holds its id):',
+      `    curl -si --cacert ${path(devPki.ca)} -H 'content-type: application/json' \\`,
+      `      -d '${share}' \\`,
+      `      https://${host}:${sharePorts.rest}/key-shares`,
+      '',
+      '  Get a one-time nonce for it (put the id from Location in place of SHARE_ID):',
+      `    curl -s --cacert ${path(devPki.ca)} -X POST https://${host}:${sharePorts.rest}/key-shares/SHARE_ID/nonce`,
+      '',
+      '  Fetching the share needs an auth ticket signed with an authentication certificate of the trusted issuers',
+      '  (README "Shares server").',
     );
   }
   lines.push('');

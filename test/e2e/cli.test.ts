@@ -14,6 +14,8 @@ const TSX = require.resolve('tsx/cjs');
 
 /** Every listener on a free port, so that the test never collides with a server already running here. */
 const FREE_PORTS = {
+  CDOC2_SHARES_PORTS_REST: '0',
+  CDOC2_SHARES_PORTS_GRPC: '0',
   CDOC2_CAPSULES_PORTS_REST_SENDER: '0',
   CDOC2_CAPSULES_PORTS_REST_RECIPIENT: '0',
   CDOC2_CAPSULES_PORTS_GRPC_SENDER: '0',
@@ -163,6 +165,8 @@ describe('cdoc2-keyserver command line', () => {
           `  key: ${pki.serverFiles.key}`,
           'capsules:',
           `  clientCa: [${pki.caFile}]`,
+          'shares:',
+          '  enabled: false',
         ].join('\n'),
       );
       const result = await cli(['serve', '--config', file]);
@@ -187,7 +191,7 @@ describe('cdoc2-keyserver command line', () => {
         const pki = await getTestPki();
         writeFileSync(
           file,
-          `database:\n  url: ${database.url}\ntls:\n  cert: ${pki.serverFiles.cert}\n  key: ${pki.serverFiles.key}\ncapsules:\n  clientCa: [${pki.caFile}]\n`,
+          `database:\n  url: ${database.url}\ntls:\n  cert: ${pki.serverFiles.cert}\n  key: ${pki.serverFiles.key}\ncapsules:\n  clientCa: [${pki.caFile}]\nshares:\n  baseUrls: [https://css.test]\n  trustedIssuers: [${pki.authCaFile}]\n`,
         );
         const result = await cli(['migrate', '--config', file]);
         expect(result.code, result.stderr).to.equal(0);

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { createKnexCapsuleStore } from '../../src/storage/knex-capsule-store.js';
 import { isSchemaCurrent, migrateLatest, migrateRollbackAll } from '../../src/storage/database.js';
-import { latestMigrationName } from '../../migrations/index.js';
+import { migrationNames } from '../../migrations/index.js';
 import { describeEachBackend, makeCapsule, TABLE } from './backends.js';
 
 const INDEX_NAME = 'key_capsules_expires_at_idx';
@@ -85,10 +85,10 @@ describe('Storage schema', () => {
       const appliedMigrations = async (): Promise<string[]> =>
         (await backend.db('knex_migrations').orderBy('id').pluck<string[]>('name')).map(String);
 
-      it('starts current, with key_capsules and the latest migration applied', async () => {
+      it('starts current, with key_capsules and every migration applied in order', async () => {
         expect(await isSchemaCurrent(backend.db)).to.be.true;
         expect(await hasTable()).to.be.true;
-        expect(await appliedMigrations()).to.deep.equal([latestMigrationName()]);
+        expect(await appliedMigrations()).to.deep.equal(migrationNames());
       });
 
       it('running migrateLatest again changes nothing and keeps the data', async () => {
@@ -118,7 +118,7 @@ describe('Storage schema', () => {
         await migrateLatest(backend.db);
         expect(await hasTable()).to.be.true;
         expect(await isSchemaCurrent(backend.db)).to.be.true;
-        expect(await appliedMigrations()).to.deep.equal([latestMigrationName()]);
+        expect(await appliedMigrations()).to.deep.equal(migrationNames());
 
         // The restored table is usable, index included.
         const capsule = makeCapsule();

@@ -1,4 +1,5 @@
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { KeyUsageFlags } from '@peculiar/x509';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { issueCertificate, type IssuedCertificate, type KeySpec } from '../../src/pki/certificates.js';
@@ -19,6 +20,19 @@ export const CLIENT_KEYS = {
 
 export type ClientName = keyof typeof CLIENT_KEYS;
 
+/**
+ * Authentication certificates as Smart-ID / Mobile-ID issue them: subject serialNumber `PNOEE-…`, key usage
+ * digitalSignature (and key encipherment for RSA), never nonRepudiation. Each has its own person.
+ */
+export const AUTH_KEYS = {
+  rsa2048: { key: { kind: 'rsa', bits: 2048 }, serialNumber: 'PNOEE-38001085718' },
+  rsa4096: { key: { kind: 'rsa', bits: 4096 }, serialNumber: 'PNOEE-48010010101' },
+  ecP256: { key: { kind: 'ec', curve: 'P-256' }, serialNumber: 'PNOEE-30303039914' },
+  ecP384: { key: { kind: 'ec', curve: 'P-384' }, serialNumber: 'PNOEE-39912319997' },
+} as const satisfies Record<string, { key: KeySpec; serialNumber: string }>;
+
+export type AuthName = keyof typeof AUTH_KEYS;
+
 export interface PemFiles {
   readonly cert: string;
   readonly key: string;
@@ -36,6 +50,16 @@ export interface TestPki {
   readonly untrustedClient: IssuedCertificate;
   /** Issued by the trusted CA, but its validity ended yesterday. */
   readonly expiredClient: IssuedCertificate;
+  /** The issuer of authentication certificates (a stand-in for "TEST of EID-SK 2016"). */
+  readonly authCa: IssuedCertificate;
+  readonly authCaFile: string;
+  readonly auth: Readonly<Record<AuthName, IssuedCertificate>>;
+  /** A signing certificate (nonRepudiation only) of the rsa2048 person: never a login. */
+  readonly authSigning: IssuedCertificate;
+  /** An authentication certificate of the rsa2048 person whose validity ended yesterday. */
+  readonly authExpired: IssuedCertificate;
+  /** An authentication certificate of the rsa2048 person from an issuer that no server trusts. */
+  readonly authUntrusted: IssuedCertificate;
 }
 
 const DAY = 86_400_000;
@@ -89,7 +113,50 @@ export async function generateTestPki(dir = mkdtempSync(join(tmpdir(), 'cdoc2-te
     notAfter: new Date(Date.now() - DAY),
   });
 
+  const authCa = await issueCertificate({
+    subject: 'CN=cdoc2 test authentication CA, O=cdoc2-keyserver tests',
+    key: { kind: 'ec', curve: 'P-384' },
+    profile: 'ca',
+  });
+  const authCertificate = (
+    serialNumber: string,
+    key: KeySpec,
+    options: { issuer?: IssuedCertificate; keyUsage?: KeyUsageFlags; notBefore?: Date; notAfter?: Date } = {},
+  ) =>
+    issueCertificate({
+      subject: `2.5.4.5=${serialNumber}, CN="TESTNUMBER,OK", C=EE`,
+      key,
+      profile: 'client',
+      issuer: options.issuer ?? authCa,
+      keyUsage:
+        options.keyUsage ??
+        (key.kind === 'rsa'
+          ? KeyUsageFlags.digitalSignature | KeyUsageFlags.keyEncipherment | KeyUsageFlags.dataEncipherment
+          : KeyUsageFlags.digitalSignature | KeyUsageFlags.keyAgreement),
+      ...(options.notBefore ? { notBefore: options.notBefore } : {}),
+      ...(options.notAfter ? { notAfter: options.notAfter } : {}),
+    });
+  const authEntries = await Promise.all(
+    (Object.entries(AUTH_KEYS) as Array<[AuthName, { key: KeySpec; serialNumber: string }]>).map(
+      async ([name, { key, serialNumber }]) => [name, await authCertificate(serialNumber, key)] as const,
+    ),
+  );
+  const person = AUTH_KEYS.rsa2048.serialNumber;
+  const authSigning = await authCertificate(
+    person,
+    { kind: 'rsa', bits: 2048 },
+    { keyUsage: KeyUsageFlags.nonRepudiation },
+  );
+  const authExpired = await authCertificate(
+    person,
+    { kind: 'rsa', bits: 2048 },
+    { notBefore: new Date(Date.now() - 30 * DAY), notAfter: new Date(Date.now() - DAY) },
+  );
+  const authUntrusted = await authCertificate(person, { kind: 'rsa', bits: 2048 }, { issuer: untrustedCa });
+
   const caFile = join(dir, 'ca.pem');
+  const authCaFile = join(dir, 'auth-ca.pem');
+  writeFileSync(authCaFile, authCa.certPem);
   writeFileSync(caFile, ca.certPem);
   writeFileSync(join(dir, 'untrusted-ca.pem'), untrustedCa.certPem);
   const serverFiles = { cert: join(dir, 'server-cert.pem'), key: join(dir, 'server-key.pem') };
@@ -105,6 +172,12 @@ export async function generateTestPki(dir = mkdtempSync(join(tmpdir(), 'cdoc2-te
     untrustedCa,
     untrustedClient,
     expiredClient,
+    authCa,
+    authCaFile,
+    auth: Object.fromEntries(authEntries) as Record<AuthName, IssuedCertificate>,
+    authSigning,
+    authExpired,
+    authUntrusted,
   };
 }
 

@@ -8,17 +8,29 @@ import {
   type GetKeyCapsuleRequest,
   type GetKeyCapsuleResponse,
 } from '../../gen/cdoc2/capsules/v1/capsules.js';
+import {
+  KeyShareRecipientServiceClient,
+  KeyShareSenderServiceClient,
+  type CreateKeyShareRequest,
+  type CreateKeyShareResponse,
+  type GetKeyShareRequest,
+  type GetKeyShareResponse,
+} from '../../gen/cdoc2/shares/v1/shares.js';
 import { configSchema, type Config, type ConfigInput } from '../../src/config/config-schema.js';
 import { createLogger } from '../../src/logging/logger.js';
 import type { IssuedCertificate } from '../../src/pki/certificates.js';
-import { startApp, type CapsulePorts, type RunningApp } from '../../src/main/app.js';
+import { startApp, type CapsulePorts, type RunningApp, type SharePorts } from '../../src/main/app.js';
 import { createTestDatabase, type TestDatabase } from './mysql.js';
 import { createTestClock, type TestClock } from './test-clock.js';
 import { getTestPki, type TestPki } from './test-pki.js';
 
+/** The public base URL the test shares servers are configured with (it need not resolve: tickets only name it). */
+export const TEST_SHARES_BASE_URL = 'https://css.test';
+
 export interface TestServer {
   readonly app: RunningApp;
   readonly ports: CapsulePorts;
+  readonly sharePorts: SharePorts;
   readonly clock: TestClock;
   readonly pki: TestPki;
   readonly config: Config;
@@ -44,17 +56,24 @@ export async function startTestServer(overrides: Partial<ConfigInput> = {}): Pro
       ports: { restSender: 0, restRecipient: 0, grpcSender: 0, grpcRecipient: 0 },
       ...overrides.capsules,
     },
+    shares: {
+      baseUrls: [TEST_SHARES_BASE_URL],
+      trustedIssuers: [pki.authCaFile],
+      ports: { rest: 0, grpc: 0 },
+      ...overrides.shares,
+    },
   });
   const app = await startApp(config, {
     logger: createLogger({ level: config.log.level, pretty: false }),
     clock,
   });
-  if (!app.capsulePorts) {
-    throw new Error('the capsule server did not start');
+  if (!app.capsulePorts || !app.sharePorts) {
+    throw new Error('the servers did not start');
   }
   return {
     app,
     ports: app.capsulePorts,
+    sharePorts: app.sharePorts,
     clock,
     pki,
     config,
@@ -151,3 +170,25 @@ export const grpcGetCapsule = (
   client: KeyCapsuleRecipientServiceClient,
   request: GetKeyCapsuleRequest,
 ): Promise<GetKeyCapsuleResponse> => call<GetKeyCapsuleResponse>((callback) => client.getKeyCapsule(request, callback));
+
+export const shareSenderClient = (pki: TestPki, port: number): KeyShareSenderServiceClient =>
+  new KeyShareSenderServiceClient(`127.0.0.1:${port}`, grpcCredentials(pki), CHANNEL_OPTIONS);
+
+export const shareRecipientClient = (pki: TestPki, port: number): KeyShareRecipientServiceClient =>
+  new KeyShareRecipientServiceClient(`127.0.0.1:${port}`, grpcCredentials(pki), CHANNEL_OPTIONS);
+
+export const grpcCreateShare = (
+  client: KeyShareSenderServiceClient,
+  request: Partial<CreateKeyShareRequest>,
+): Promise<CreateKeyShareResponse> =>
+  call<CreateKeyShareResponse>((callback) =>
+    client.createKeyShare({ keyShare: undefined, requestedExpiryTime: undefined, ...request }, callback),
+  );
+
+export const grpcCreateNonce = (client: KeyShareRecipientServiceClient, shareId: string): Promise<string> =>
+  call<{ nonce: string }>((callback) => client.createNonce({ shareId }, callback)).then((response) => response.nonce);
+
+export const grpcGetShare = (
+  client: KeyShareRecipientServiceClient,
+  request: GetKeyShareRequest,
+): Promise<GetKeyShareResponse> => call<GetKeyShareResponse>((callback) => client.getKeyShare(request, callback));

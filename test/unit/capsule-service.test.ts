@@ -8,7 +8,7 @@ import {
   type CapsuleService,
 } from '../../src/domain/capsules/capsule-service.js';
 import type { CapsuleStore } from '../../src/domain/capsules/capsule-store.js';
-import type { ExpiryPolicy } from '../../src/domain/capsules/expiry-policy.js';
+import type { ExpiryPolicy } from '../../src/domain/expiry-policy.js';
 import type { RecipientKey } from '../../src/domain/capsules/recipient-key.js';
 import { DomainError, IdConflictError, unavailable } from '../../src/domain/errors.js';
 import type { RandomSource } from '../../src/domain/random.js';

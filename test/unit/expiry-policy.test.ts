@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { resolveExpiry, type ExpiryPolicy } from '../../src/domain/capsules/expiry-policy.js';
+import { resolveExpiry, type ExpiryPolicy } from '../../src/domain/expiry-policy.js';
 import { DomainError } from '../../src/domain/errors.js';
 
 const DAY = 86_400_000;

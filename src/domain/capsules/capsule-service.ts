@@ -10,7 +10,7 @@ import {
 } from './capsule.js';
 import type { CapsuleStore } from './capsule-store.js';
 import { validateCapsule } from './capsule-validation.js';
-import { resolveExpiry, type ExpiryPolicy } from './expiry-policy.js';
+import { resolveExpiry, type ExpiryPolicy } from '../expiry-policy.js';
 import { isAddressedTo, type RecipientKey } from './recipient-key.js';
 
 export interface CreatedCapsule extends CapsuleExpiry {

@@ -1,7 +1,7 @@
 import type { Clock } from '../clock.js';
 import { IdConflictError, invalidArgument, notFound, resourceExhausted } from '../errors.js';
 import { toHex, type RandomSource } from '../random.js';
-import { resolveExpiry, type ExpiryPolicy } from '../capsules/expiry-policy.js';
+import { resolveExpiry, type ExpiryPolicy } from '../expiry-policy.js';
 import {
   checkRecipient,
   SHARE_ID_MAX_LENGTH,

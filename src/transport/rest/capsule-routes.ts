@@ -1,10 +1,10 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { CAPSULE_NOT_FOUND, type CapsuleService } from '../../domain/capsules/capsule-service.js';
-import { isCapsuleType, type CapsuleExpiry, type StoredCapsule } from '../../domain/capsules/capsule.js';
+import { isCapsuleType, type StoredCapsule } from '../../domain/capsules/capsule.js';
 import { invalidArgument, unauthenticated } from '../../domain/errors.js';
-import { parseRfc3339 } from '../../domain/rfc3339.js';
 import { recipientKeyFromCertificate } from '../tls/recipient-key-from-certificate.js';
 import { decodeBase64Field } from './base64.js';
+import { expiryHeaders, requestedExpiry } from './expiry-headers.js';
 import { requireOperation, type OpenApiOperation } from './openapi.js';
 import { sendProblem } from './problem.js';
 import { registerMethodNotAllowed, tlsSocketOf } from './rest-server.js';
@@ -16,23 +16,6 @@ interface CapsuleBody {
   recipient_id: string;
   ephemeral_key_material: string;
   capsule_type: string;
-}
-
-const expiryHeaders = (expiry: CapsuleExpiry): Record<string, string> => ({
-  'x-expiry-time': expiry.expiryTime.toISOString(),
-  'x-expiry-time-adjusted': String(expiry.expiryTimeAdjusted),
-});
-
-function requestedExpiry(request: FastifyRequest): Date | undefined {
-  const header = request.headers['x-expiry-time'];
-  if (header === undefined) {
-    return undefined;
-  }
-  const parsed = typeof header === 'string' ? parseRfc3339(header) : undefined;
-  if (!parsed) {
-    throw invalidArgument('x-expiry-time must be one RFC 3339 date-time, e.g. 2030-01-01T00:00:00Z');
-  }
-  return parsed;
 }
 
 /** The GET body, keys in the order recipient_id, ephemeral_key_material, capsule_type (a client compares it). */

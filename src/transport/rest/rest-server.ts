@@ -30,6 +30,8 @@ export interface RestListenerOptions {
   readonly routes: (app: FastifyInstance) => void;
   /** The body of every 404 on this listener, so that unknown paths read like unknown ids (recipient listeners). */
   readonly notFoundDetail: string;
+  /** Read an empty `application/json` body as no body (the key-shares nonce request is "empty or {}"). */
+  readonly acceptEmptyJsonBody?: boolean;
 }
 
 export interface RestListener {
@@ -69,6 +71,20 @@ export async function startRestListener(options: RestListenerOptions): Promise<R
 
   // Only JSON bodies are accepted: anything else is 415, not a string for the validator to puzzle over.
   app.removeContentTypeParser(['text/plain']);
+  if (options.acceptEmptyJsonBody) {
+    // Fastify's own parser (with its prototype-poisoning protection) for everything but the empty body.
+    const parseJson = app.getDefaultJsonParser('error', 'error');
+    app.removeContentTypeParser('application/json');
+    app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+      const text = typeof body === 'string' ? body : body.toString('utf8');
+      if (text === '') {
+        done(null, undefined);
+        return;
+      }
+      // The default parser answers through `done`; it returns nothing to wait for.
+      void parseJson(request, text, done);
+    });
+  }
 
   app.addHook('onSend', async (_request, reply, payload) => {
     // Key material must not be kept by any cache on the way.

@@ -1,5 +1,5 @@
-import { invalidArgument } from '../errors.js';
-import type { CapsuleExpiry } from './capsule.js';
+import { invalidArgument } from './errors.js';
+import type { CapsuleExpiry } from './capsules/capsule.js';
 
 /** How long stored items live (spec/capsule-server.md "Validity period"); both durations come from configuration. */
 export interface ExpiryPolicy {

@@ -1,0 +1,96 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { ShareService } from '../../domain/shares/share-service.js';
+import { invalidArgument } from '../../domain/errors.js';
+import { decodeBase64Field } from './base64.js';
+import { expiryHeaders, requestedExpiry } from './expiry-headers.js';
+import { requireOperation, type OpenApiOperation } from './openapi.js';
+import { registerMethodNotAllowed } from './rest-server.js';
+
+/** The body shape the OpenAPI schema has already enforced. */
+interface KeyShareBody {
+  share: string;
+  recipient: string;
+}
+
+const header = (request: FastifyRequest, name: string): string | undefined => {
+  const value = request.headers[name];
+  return Array.isArray(value) ? value.join(',') : value;
+};
+
+/**
+ * The ticket: `x-cdoc2-auth-ticket` (key-shares 1.0.1) or `x-cdoc2-auth-token` (the 1.2 drafts). Sending both
+ * with different values is ambiguous and refused.
+ */
+function authTicket(request: FastifyRequest): string {
+  const ticket = header(request, 'x-cdoc2-auth-ticket');
+  const token = header(request, 'x-cdoc2-auth-token');
+  if (ticket !== undefined && token !== undefined && ticket !== token) {
+    throw invalidArgument('x-cdoc2-auth-ticket and x-cdoc2-auth-token differ; send one of them');
+  }
+  return ticket ?? token ?? '';
+}
+
+/** The shares server (spec/shares-server.md "Interfaces"): one listener, TLS 1.3, no client certificate. */
+export function registerShareRoutes(
+  app: FastifyInstance,
+  service: ShareService,
+  operations: ReadonlyMap<string, OpenApiOperation>,
+): void {
+  const create = requireOperation(operations, 'createKeyShare');
+  app.route({
+    method: 'POST',
+    url: create.url,
+    schema: create.schemas,
+    config: { operationId: 'createKeyShare' },
+    handler: async (request, reply) => {
+      const body = request.body as KeyShareBody;
+      const created = await service.create(
+        { share: decodeBase64Field('share', body.share), recipient: body.recipient },
+        requestedExpiry(request),
+      );
+      return reply
+        .code(201)
+        .headers({ location: `/key-shares/${created.shareId}`, ...expiryHeaders(created) })
+        .send();
+    },
+  });
+  registerMethodNotAllowed(app, create.url, ['POST']);
+
+  const nonce = requireOperation(operations, 'createNonce');
+  app.route({
+    method: 'POST',
+    url: nonce.url,
+    schema: nonce.schemas,
+    config: { operationId: 'createNonce' },
+    // "Empty or {}": no body at all is read as {} before the schema (which allows nothing else) is applied.
+    preValidation: (request, _reply, done) => {
+      if (request.body === undefined) {
+        request.body = {};
+      }
+      done();
+    },
+    handler: async (request, reply) => {
+      const { shareId } = request.params as { shareId: string };
+      return reply.code(200).send({ nonce: await service.createNonce(shareId) });
+    },
+  });
+  registerMethodNotAllowed(app, nonce.url, ['POST']);
+
+  const get = requireOperation(operations, 'getKeyShareByShareId');
+  app.route({
+    method: 'GET',
+    url: get.url,
+    schema: get.schemas,
+    config: { operationId: 'getKeyShareByShareId' },
+    handler: async (request, reply) => {
+      const { shareId } = request.params as { shareId: string };
+      const share = await service.get(shareId, authTicket(request), header(request, 'x-cdoc2-auth-x5c') ?? '');
+      // Key order as the OpenAPI lists it: share, recipient.
+      return reply
+        .code(200)
+        .type('application/json')
+        .send(JSON.stringify({ share: Buffer.from(share.share).toString('base64'), recipient: share.recipient }));
+    },
+  });
+  registerMethodNotAllowed(app, get.url, ['GET']);
+}
