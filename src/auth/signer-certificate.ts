@@ -38,13 +38,17 @@ function decodeX5c(header: string): Buffer {
 export function parseSignerCertificate(header: string): SignerCertificate {
   const der = decodeX5c(header);
   let certificate: x509.X509Certificate;
-  let publicKey: KeyObject;
+  let nodeCertificate: NodeCertificate;
   try {
     certificate = new x509.X509Certificate(der);
-    publicKey = new NodeCertificate(der).publicKey;
+    nodeCertificate = new NodeCertificate(der);
   } catch {
     throw unauthenticated('the auth certificate does not parse');
   }
+  if (!nodeCertificate.raw.equals(der)) {
+    throw unauthenticated('the auth certificate has bytes after its DER encoding');
+  }
+  const publicKey: KeyObject = nodeCertificate.publicKey;
   const keyUsage = certificate.getExtension(x509.KeyUsagesExtension);
   if (!keyUsage || (keyUsage.usages & x509.KeyUsageFlags.digitalSignature) === 0) {
     throw unauthenticated('the auth certificate does not allow digitalSignature');

@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import type { CapsuleStore } from '../domain/capsules/capsule-store.js';
 import { isCapsuleType, type StoredCapsule } from '../domain/capsules/capsule.js';
 import { withDatabaseErrors } from './database-errors.js';
+import { deleteExpiredRows } from './expired-rows.js';
 
 const TABLE = 'key_capsules';
 
@@ -61,22 +62,6 @@ export function createKnexCapsuleStore(db: Knex): CapsuleStore {
         return row ? fromRow(row) : undefined;
       }),
 
-    deleteExpired: (now, limit) =>
-      withDatabaseErrors(async () => {
-        // Select, then delete by key: portable (SQLite has no DELETE … LIMIT) and each statement stays bounded.
-        // The expiry condition is repeated so that a row is never deleted on a stale reading.
-        const ids = await db<CapsuleRow>(TABLE)
-          .where('expires_at', '<=', now.getTime())
-          .orderBy('expires_at')
-          .limit(limit)
-          .pluck('transaction_id');
-        if (ids.length === 0) {
-          return 0;
-        }
-        return db<CapsuleRow>(TABLE)
-          .whereIn('transaction_id', ids)
-          .andWhere('expires_at', '<=', now.getTime())
-          .delete();
-      }),
+    deleteExpired: (now, limit) => withDatabaseErrors(() => deleteExpiredRows(db, TABLE, 'transaction_id', now, limit)),
   };
 }

@@ -1,7 +1,8 @@
 import type { Knex } from 'knex';
 import type { ShareNonce, StoredShare } from '../domain/shares/key-share.js';
-import type { ShareStore } from '../domain/shares/share-store.js';
+import type { AddNonceResult, ShareStore } from '../domain/shares/share-store.js';
 import { withDatabaseErrors } from './database-errors.js';
+import { deleteExpiredRows } from './expired-rows.js';
 
 const SHARES = 'key_shares';
 const NONCES = 'key_share_nonces';
@@ -53,8 +54,68 @@ const toNonceRow = (nonce: ShareNonce): NonceRow => ({
 });
 
 export function createKnexShareStore(db: Knex): ShareStore {
-  // SQLite serialises writers on its single connection; MySQL needs the share row locked for the bounded insert.
   const mysql = (db.client as { config: { client: string } }).config.client === 'mysql2';
+
+  /**
+   * MySQL: lock the share row, count its live nonces, insert. The lock serialises nonce requests for one share
+   * across instances, so the count and the insert are one atomic step.
+   */
+  const addNonceLocked = (nonce: ShareNonce, maxLive: number, now: Date): Promise<AddNonceResult> =>
+    db.transaction(async (trx) => {
+      const share = await trx<ShareRow>(SHARES)
+        .where('share_id', nonce.shareId)
+        .andWhere('expires_at', '>', now.getTime())
+        .forUpdate()
+        .first('share_id');
+      if (!share) {
+        return 'no-share';
+      }
+      const live = await trx<NonceRow>(NONCES)
+        .where('share_id', nonce.shareId)
+        .andWhere('expires_at', '>', now.getTime())
+        .count({ n: '*' })
+        .first();
+      if (Number((live as { n: number | string } | undefined)?.n ?? 0) >= maxLive) {
+        return 'too-many';
+      }
+      await trx<NonceRow>(NONCES).insert(toNonceRow(nonce));
+      return 'added';
+    });
+
+  /**
+   * SQLite: one INSERT … SELECT whose conditions are the share's existence and the bound. A single statement is
+   * atomic even with several processes on one file, where a read-then-write transaction would fail with
+   * SQLITE_BUSY_SNAPSHOT instead of waiting.
+   */
+  const addNonceInOneStatement = async (nonce: ShareNonce, maxLive: number, now: Date): Promise<AddNonceResult> => {
+    const row = toNonceRow(nonce);
+    // better-sqlite3 reports the statement's effect as { changes, lastInsertRowid }.
+    const result = await db.raw<{ changes: number }>(
+      `INSERT INTO ${NONCES} (share_id, nonce, created_at, expires_at)
+       SELECT ?, ?, ?, ?
+       WHERE EXISTS (SELECT 1 FROM ${SHARES} WHERE share_id = ? AND expires_at > ?)
+         AND (SELECT COUNT(*) FROM ${NONCES} WHERE share_id = ? AND expires_at > ?) < ?`,
+      [
+        row.share_id,
+        row.nonce,
+        row.created_at,
+        row.expires_at,
+        row.share_id,
+        now.getTime(),
+        row.share_id,
+        now.getTime(),
+        maxLive,
+      ],
+    );
+    if (result.changes === 1) {
+      return 'added';
+    }
+    const share = await db<ShareRow>(SHARES)
+      .where('share_id', nonce.shareId)
+      .andWhere('expires_at', '>', now.getTime())
+      .first('share_id');
+    return share ? 'too-many' : 'no-share';
+  };
 
   return {
     insert: (share) =>
@@ -72,29 +133,8 @@ export function createKnexShareStore(db: Knex): ShareStore {
       }),
 
     addNonce: (nonce, maxLive, now) =>
-      withDatabaseErrors(() =>
-        db.transaction(async (trx) => {
-          // Locking the share row serialises nonce requests for one share across instances, so that the count
-          // below and the insert are one atomic step.
-          const shareQuery = trx<ShareRow>(SHARES)
-            .where('share_id', nonce.shareId)
-            .andWhere('expires_at', '>', now.getTime())
-            .first('share_id');
-          const share = await (mysql ? shareQuery.forUpdate() : shareQuery);
-          if (!share) {
-            return 'no-share' as const;
-          }
-          const live = await trx<NonceRow>(NONCES)
-            .where('share_id', nonce.shareId)
-            .andWhere('expires_at', '>', now.getTime())
-            .count({ n: '*' })
-            .first();
-          if (Number((live as { n: number | string } | undefined)?.n ?? 0) >= maxLive) {
-            return 'too-many' as const;
-          }
-          await trx<NonceRow>(NONCES).insert(toNonceRow(nonce));
-          return 'added' as const;
-        }),
+      withDatabaseErrors(async () =>
+        mysql ? addNonceLocked(nonce, maxLive, now) : addNonceInOneStatement(nonce, maxLive, now),
       ),
 
     consumeNonce: (shareId, nonce, now) =>
@@ -107,22 +147,8 @@ export function createKnexShareStore(db: Knex): ShareStore {
         return deleted === 1;
       }),
 
-    deleteExpired: (now, limit) =>
-      withDatabaseErrors(async () => {
-        const ids = await db<ShareRow>(SHARES)
-          .where('expires_at', '<=', now.getTime())
-          .orderBy('expires_at')
-          .limit(limit)
-          .pluck('share_id');
-        if (ids.length === 0) {
-          return 0;
-        }
-        const deleteBatch = async (trx: Knex.Transaction): Promise<number> => {
-          await trx<NonceRow>(NONCES).whereIn('share_id', ids).delete();
-          return trx<ShareRow>(SHARES).whereIn('share_id', ids).andWhere('expires_at', '<=', now.getTime()).delete();
-        };
-        return db.transaction(deleteBatch);
-      }),
+    // The nonces of a deleted share go with it (ON DELETE CASCADE).
+    deleteExpired: (now, limit) => withDatabaseErrors(() => deleteExpiredRows(db, SHARES, 'share_id', now, limit)),
 
     deleteStaleNonces: (now, limit) =>
       withDatabaseErrors(async () => {

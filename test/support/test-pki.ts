@@ -1,3 +1,5 @@
+// @peculiar/x509 needs the Reflect polyfill before it loads.
+import 'reflect-metadata';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { KeyUsageFlags } from '@peculiar/x509';
 import { tmpdir } from 'node:os';

@@ -6,11 +6,18 @@ import { ConfigError, envName, loadConfig, type LoadedConfig } from '../../src/c
 
 const DAY = 86_400_000;
 
-/** The smallest valid file: the keys that a configuration file must have (tls, capsules.clientCa). */
+/**
+ * The smallest valid file: the keys that a configuration file must have (tls, capsules.clientCa,
+ * shares.baseUrls, shares.trustedIssuers).
+ */
 const MINIMAL_YAML = [
   'tls:',
   '  cert: server.pem',
   '  key: server-key.pem',
+  'shares:',
+  '  baseUrls: [https://css.example.org]',
+  '  trustedIssuers: [auth-ca.pem]',
+  // capsules last: some tests append indented capsules keys to this text.
   'capsules:',
   '  clientCa: [ca.pem]',
   '',
@@ -62,6 +69,15 @@ describe('loadConfig', () => {
           ports: { restSender: 8443, restRecipient: 8444, grpcSender: 50051, grpcRecipient: 50052 },
           expiry: { default: 1095 * DAY, max: 1825 * DAY },
         },
+        shares: {
+          enabled: true,
+          ports: { rest: 8445, grpc: 50053 },
+          baseUrls: [],
+          trustedIssuers: [],
+          nonceTtl: 300_000,
+          maxNoncesPerShare: 16,
+          expiry: { default: 1095 * DAY, max: 1825 * DAY },
+        },
         cleanup: { interval: 60_000, batchSize: 500, maxBatches: 20 },
         log: { level: 'info', pretty: false },
       });
@@ -107,6 +123,7 @@ describe('loadConfig', () => {
             ports: { restSender: 0, grpcRecipient: 65535 },
             expiry: { default: 'P30D', max: 'P60D' },
           },
+          shares: { enabled: false },
           cleanup: { interval: 'PT30S', batchSize: 100 },
           log: { level: 'debug', pretty: true },
         }),
@@ -131,10 +148,38 @@ describe('loadConfig', () => {
     });
 
     it('accepts a file with capsules disabled and no clientCa', () => {
-      const file = writeFile('yaml', 'tls: { cert: s.pem, key: k.pem }\ncapsules:\n  enabled: false\n');
+      const file = writeFile(
+        'yaml',
+        'tls: { cert: s.pem, key: k.pem }\ncapsules:\n  enabled: false\nshares:\n  enabled: false\n',
+      );
       const { config } = loadConfig(file, {});
       expect(config.capsules.enabled).to.equal(false);
       expect(config.capsules.clientCa).to.deep.equal([]);
+    });
+
+    it('resolves shares.trustedIssuers against the file and keeps the base URLs as written', () => {
+      const { config } = loadConfig(writeFile('yaml', MINIMAL_YAML), {});
+      expect(config.shares.trustedIssuers).to.deep.equal([join(dir, 'auth-ca.pem')]);
+      expect(config.shares.baseUrls).to.deep.equal(['https://css.example.org']);
+    });
+
+    it('refuses a file with shares enabled and no base URL, or no trusted issuer', () => {
+      const base = 'tls: { cert: s.pem, key: k.pem }\ncapsules: { enabled: false }\n';
+      expect(configError(writeFile('yaml', `${base}shares: { trustedIssuers: [a.pem] }\n`))).to.match(
+        /^shares\.baseUrls: /,
+      );
+      expect(configError(writeFile('yaml', `${base}shares: { baseUrls: [https://css.test] }\n`))).to.match(
+        /^shares\.trustedIssuers: /,
+      );
+    });
+
+    it('refuses a base URL that is not https, or has a query', () => {
+      expect(configError(undefined, { CDOC2_SHARES_BASE_URLS: 'http://css.test' })).to.match(
+        /^shares\.baseUrls\.0: .*https/,
+      );
+      expect(configError(undefined, { CDOC2_SHARES_BASE_URLS: 'https://css.test/?a=1' })).to.match(
+        /^shares\.baseUrls\.0: /,
+      );
     });
   });
 

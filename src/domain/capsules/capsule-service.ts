@@ -1,5 +1,6 @@
 import type { Clock } from '../clock.js';
-import { IdConflictError, invalidArgument, notFound } from '../errors.js';
+import { invalidArgument, notFound } from '../errors.js';
+import { insertWithFreshId } from '../fresh-id.js';
 import { toHex, type RandomSource } from '../random.js';
 import {
   TRANSACTION_ID_MAX_LENGTH,
@@ -37,8 +38,6 @@ export interface CapsuleServiceDependencies {
 /** The one 404 message of the recipient interface, whatever the reason. */
 export const CAPSULE_NOT_FOUND = 'key capsule not found';
 
-const ID_ATTEMPTS = 3;
-
 /** `KC` + 32 lowercase hex characters: 16 bytes from a CSPRNG (spec/capsule-server.md "Transaction id"). */
 export const newTransactionId = (random: RandomSource): string => `KC${toHex(random.bytes(16))}`;
 
@@ -48,17 +47,11 @@ export function createCapsuleService({ store, clock, random, expiry }: CapsuleSe
       validateCapsule(capsule);
       const now = clock.now();
       const applied = resolveExpiry(now, requestedExpiry, expiry);
-      for (let attempt = 1; ; attempt++) {
-        const transactionId = newTransactionId(random);
-        try {
-          await store.insert({ ...capsule, ...applied, transactionId, createdAt: now });
-          return { transactionId, ...applied };
-        } catch (error) {
-          if (!(error instanceof IdConflictError) || attempt >= ID_ATTEMPTS) {
-            throw error;
-          }
-        }
-      }
+      const transactionId = await insertWithFreshId(
+        () => newTransactionId(random),
+        (id) => store.insert({ ...capsule, ...applied, transactionId: id, createdAt: now }),
+      );
+      return { transactionId, ...applied };
     },
 
     async get(transactionId, recipient) {

@@ -22,6 +22,14 @@ export interface SdJwtPresentation {
 
 const BASE64URL = /^[A-Za-z0-9_-]+$/;
 
+/**
+ * True for canonical unpadded base64url: the alphabet only, a possible length, and no stray bits in the last
+ * character. Node's decoder (which jose uses) is lenient (it accepts '+', '/', '=', spaces and skips junk), so
+ * without this a ticket could be changed, byte for byte, and still verify.
+ */
+const isCanonicalBase64url = (text: string): boolean =>
+  BASE64URL.test(text) && Buffer.from(text, 'base64url').toString('base64url') === text;
+
 /** Splits `<jwt>~<d1>~…~<dn>~`. A key-binding JWT after the last `~` is not part of this protocol. */
 export function splitPresentation(ticket: string): SdJwtPresentation {
   const parts = ticket.split('~');
@@ -29,11 +37,26 @@ export function splitPresentation(ticket: string): SdJwtPresentation {
     throw new SdJwtError('the ticket is not an SD-JWT presentation (<jwt>~<disclosure>~…~)');
   }
   const [jwt, ...disclosures] = parts.slice(0, -1);
-  if (!jwt || disclosures.some((disclosure) => !BASE64URL.test(disclosure))) {
+  const [header = '', payload = '', signature = '', ...rest] = jwt?.split('.') ?? [];
+  // An empty signature is let through so that the verifier can say "alg none is not allowed".
+  if (
+    rest.length > 0 ||
+    !isCanonicalBase64url(header) ||
+    !isCanonicalBase64url(payload) ||
+    (signature !== '' && !isCanonicalBase64url(signature))
+  ) {
+    throw new SdJwtError('the ticket is not a JWS of three canonical base64url segments');
+  }
+  if (!jwt || disclosures.some((disclosure) => !isCanonicalBase64url(disclosure))) {
     throw new SdJwtError('the ticket has an empty or malformed part');
   }
   return { jwt, disclosures };
 }
+
+/** Sets an own property, even one named `__proto__` (plain assignment would replace the object's prototype). */
+const setOwn = (target: Record<string, unknown>, key: string, value: unknown): void => {
+  Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+};
 
 /** base64url(SHA-256(ASCII of the disclosure as presented)): digests are over the encoded text, not the JSON. */
 export const disclosureDigest = (disclosure: string): string =>
@@ -129,7 +152,7 @@ export function disclose(payload: Record<string, unknown>, disclosures: readonly
     const result: Record<string, unknown> = {};
     for (const [key, member] of Object.entries(value)) {
       if (key !== '_sd' && key !== '_sd_alg') {
-        result[key] = visit(member);
+        setOwn(result, key, visit(member));
       }
     }
     const digests = value['_sd'];
@@ -143,7 +166,7 @@ export function disclose(payload: Record<string, unknown>, disclosures: readonly
           if (Object.hasOwn(result, disclosure.name)) {
             throw new SdJwtError(`a disclosure would overwrite the claim ${disclosure.name}`);
           }
-          result[disclosure.name] = visit(disclosure.value);
+          setOwn(result, disclosure.name, visit(disclosure.value));
         }
       }
     }

@@ -1,5 +1,6 @@
 import type { Clock } from '../clock.js';
-import { IdConflictError, invalidArgument, notFound, resourceExhausted } from '../errors.js';
+import { invalidArgument, notFound, resourceExhausted } from '../errors.js';
+import { insertWithFreshId } from '../fresh-id.js';
 import { toHex, type RandomSource } from '../random.js';
 import { resolveExpiry, type ExpiryPolicy } from '../expiry-policy.js';
 import {
@@ -47,8 +48,6 @@ export interface ShareServiceDependencies {
  */
 export const SHARE_NOT_FOUND = 'key share not found';
 
-const ID_ATTEMPTS = 3;
-
 /** 32 lowercase hex characters: 128 bits from a CSPRNG, the form the reference server's clients know. */
 export const newShareId = (random: RandomSource): string => toHex(random.bytes(16));
 
@@ -78,17 +77,11 @@ export function createShareService(deps: ShareServiceDependencies): ShareService
       }
       const now = clock.now();
       const applied = resolveExpiry(now, requestedExpiry, expiry);
-      for (let attempt = 1; ; attempt++) {
-        const shareId = newShareId(random);
-        try {
-          await store.insert({ ...share, ...applied, shareId, createdAt: now });
-          return { shareId, ...applied };
-        } catch (error) {
-          if (!(error instanceof IdConflictError) || attempt >= ID_ATTEMPTS) {
-            throw error;
-          }
-        }
-      }
+      const shareId = await insertWithFreshId(
+        () => newShareId(random),
+        (id) => store.insert({ ...share, ...applied, shareId: id, createdAt: now }),
+      );
+      return { shareId, ...applied };
     },
 
     async createNonce(shareId) {
