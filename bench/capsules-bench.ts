@@ -1,4 +1,5 @@
-// `npm run bench`: create/get rates of the key capsule server over both transports, on MariaDB (MYSQL_URL) and
+// `npm run bench`: create/get rates of the key capsule server over both transports, and of the shares server
+// (create; nonce + signed ticket + GET), on MariaDB (MYSQL_URL) and
 // on the embedded SQLite default. Loopback only, bounded request counts; prints a table. Not a test: numbers vary
 // with the machine, so nothing here passes or fails.
 import { Agent, request } from 'node:https';
@@ -10,6 +11,7 @@ import { configSchema } from '../src/config/config-schema.js';
 import { createLogger } from '../src/logging/logger.js';
 import { startApp } from '../src/main/app.js';
 import { capsuleFor, capsuleJson } from '../test/support/capsule-fixtures.js';
+import { createAuthTicket, oneLinePem, serialNumberOf } from '../test/support/auth-ticket-builder.js';
 import { createTestDatabase } from '../test/support/mysql.js';
 import { getTestPki, type TestPki } from '../test/support/test-pki.js';
 import { grpcCreateCapsule, grpcGetCapsule, recipientClient, senderClient } from '../test/support/test-server.js';
@@ -49,7 +51,8 @@ function httpsCall(
   method: string,
   path: string,
   body?: string,
-): Promise<{ status: number; location?: string }> {
+  headers: Record<string, string> = {},
+): Promise<{ status: number; location?: string; body: string }> {
   return new Promise((resolve, reject) => {
     const req = request(
       {
@@ -59,12 +62,17 @@ function httpsCall(
         path,
         agent,
         servername: 'localhost',
-        headers: body ? { 'content-type': 'application/json' } : {},
+        headers: { ...(body ? { 'content-type': 'application/json' } : {}), ...headers },
       },
       (res) => {
-        res.resume();
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
         res.on('end', () =>
-          resolve({ status: res.statusCode ?? 0, ...(res.headers.location ? { location: res.headers.location } : {}) }),
+          resolve({
+            status: res.statusCode ?? 0,
+            body: Buffer.concat(chunks).toString('utf8'),
+            ...(res.headers.location ? { location: res.headers.location } : {}),
+          }),
         );
       },
     );
@@ -73,11 +81,17 @@ function httpsCall(
   });
 }
 
+async function httpsJson(agent: Agent, port: number, method: string, path: string): Promise<unknown> {
+  const res = await httpsCall(agent, port, method, path);
+  return JSON.parse(res.body) as unknown;
+}
+
 async function benchBackend(label: string, url: string, pki: TestPki): Promise<void> {
   const config = configSchema.parse({
     database: { url },
     tls: pki.serverFiles,
     capsules: { clientCa: [pki.caFile], ports: { restSender: 0, restRecipient: 0, grpcSender: 0, grpcRecipient: 0 } },
+    shares: { baseUrls: ['https://css.test'], trustedIssuers: [pki.authCaFile], ports: { rest: 0, grpc: 0 } },
   });
   const app = await startApp(config, { logger: createLogger({ level: 'silent', pretty: false }) });
   const ports = app.capsulePorts!;
@@ -118,6 +132,34 @@ async function benchBackend(label: string, url: string, pki: TestPki): Promise<v
   });
   sender.close();
   recipient.close();
+
+  // Shares: store, then the recipient's whole round trip per share: a nonce, one RS256 ticket signature, the GET.
+  const sharePort = app.sharePorts!.rest;
+  const signer = pki.auth.rsa2048;
+  const shareBody = JSON.stringify({
+    share: Buffer.alloc(32, 7).toString('base64'),
+    recipient: `etsi/${serialNumberOf(signer)}`,
+  });
+  const shareIds: string[] = [];
+  const shareCreate = await measure(async () => {
+    const res = await httpsCall(senderAgent, sharePort, 'POST', '/key-shares', shareBody);
+    if (res.status !== 201 || !res.location) throw new Error(`share create: ${res.status}`);
+    shareIds.push(res.location.slice('/key-shares/'.length));
+  });
+  const x5c = oneLinePem(signer);
+  const shareFetch = await measure(async (i) => {
+    const id = shareIds[i % shareIds.length] ?? '';
+    const nonceRes = await httpsJson(senderAgent, sharePort, 'POST', `/key-shares/${id}/nonce`);
+    const ticket = createAuthTicket({
+      signer,
+      urls: [`https://css.test/key-shares/${id}?nonce=${(nonceRes as { nonce: string }).nonce}`],
+    }).presentationFor(0);
+    const res = await httpsCall(senderAgent, sharePort, 'GET', `/key-shares/${id}`, undefined, {
+      'x-cdoc2-auth-ticket': ticket,
+      'x-cdoc2-auth-x5c': x5c,
+    });
+    if (res.status !== 200) throw new Error(`share get: ${res.status}`);
+  });
   senderAgent.destroy();
   recipientAgent.destroy();
   await app.close();
@@ -127,6 +169,8 @@ async function benchBackend(label: string, url: string, pki: TestPki): Promise<v
   console.log(row('REST get', restGet));
   console.log(row('gRPC create', grpcCreate));
   console.log(row('gRPC get', grpcGet));
+  console.log(row('share create', shareCreate));
+  console.log(row('share fetch', shareFetch) + '   (nonce + ticket signing + GET)');
 }
 
 async function main(): Promise<void> {

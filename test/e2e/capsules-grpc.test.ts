@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { Client, credentials, status, type ServiceError } from '@grpc/grpc-js';
+import { Client, credentials, Metadata, status, type ServiceError } from '@grpc/grpc-js';
 import {
   CapsuleType,
   type Capsule,
@@ -197,6 +197,22 @@ describe('key capsule server over gRPC (real TLS 1.3, MariaDB)', () => {
     } finally {
       raw.close();
     }
+  });
+
+  it('refuses absurdly large metadata and keeps serving', async () => {
+    const metadata = new Metadata();
+    metadata.set('x-absurd', 'a'.repeat(40_000));
+    const capsule = toProto(capsuleFor(server.pki.clients.ecP256));
+    const refused = await new Promise<ServiceError | undefined>((resolve) => {
+      sender.createKeyCapsule({ capsule, requestedExpiryTime: undefined }, metadata, (error) =>
+        resolve(error ?? undefined),
+      );
+    });
+    expect(refused, 'the call with 40 kB of metadata succeeded').to.not.equal(undefined);
+    // The HTTP/2 layer refuses the header block; grpc-js reports that to the client as RESOURCE_EXHAUSTED.
+    expect(status[refused?.code ?? status.OK]).to.equal('RESOURCE_EXHAUSTED');
+    const created = await create(capsule);
+    expect(created.transactionId).to.match(/^KC[0-9a-f]{32}$/);
   });
 
   it('refuses a request larger than 64 KiB before decoding it', async () => {

@@ -47,12 +47,21 @@ describe('TLS policy on every listener', () => {
   });
   after(() => server.close());
 
-  const listeners: Array<[keyof CapsulePorts, string[]]> = [
+  type Listener = keyof CapsulePorts | 'sharesRest' | 'sharesGrpc';
+  const listeners: Array<[Listener, string[]]> = [
     ['restSender', ['http/1.1']],
     ['restRecipient', ['http/1.1']],
     ['grpcSender', ['h2']],
     ['grpcRecipient', ['h2']],
+    ['sharesRest', ['http/1.1']],
+    ['sharesGrpc', ['h2']],
   ];
+  const portOf = (listener: Listener): number =>
+    listener === 'sharesRest'
+      ? server.sharePorts.rest
+      : listener === 'sharesGrpc'
+        ? server.sharePorts.grpc
+        : server.ports[listener];
 
   for (const [listener, alpn] of listeners) {
     const mutual = listener.endsWith('Recipient');
@@ -61,7 +70,7 @@ describe('TLS policy on every listener', () => {
 
     it(`refuses a TLS 1.2 client on ${listener}`, async () => {
       const result = await handshake({
-        port: server.ports[listener],
+        port: portOf(listener),
         ca: server.pki.ca.certPem,
         minVersion: 'TLSv1.2',
         maxVersion: 'TLSv1.2',
@@ -75,7 +84,7 @@ describe('TLS policy on every listener', () => {
 
     it(`accepts a TLS 1.3 client on ${listener}`, async () => {
       const result = await handshake({
-        port: server.ports[listener],
+        port: portOf(listener),
         ca: server.pki.ca.certPem,
         ALPNProtocols: alpn,
         ...clientAuth(),

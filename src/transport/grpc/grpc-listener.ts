@@ -9,12 +9,12 @@ export interface GrpcListener {
 
 /**
  * Bounds on what one call may send: the largest legitimate request is a capsule of about 4.3 KB, so a generous
- * 64 KiB limit still refuses absurd messages before they are decoded.
+ * 64 KiB limit still refuses absurd messages before they are decoded. (Metadata is bounded by the HTTP/2
+ * settings in server-credentials.ts.)
  */
 const SERVER_OPTIONS = {
   'grpc.max_receive_message_length': 64 * 1024,
   'grpc.max_send_message_length': 64 * 1024,
-  'grpc.max_metadata_size': 16 * 1024,
 };
 
 export async function startGrpcListener(
