@@ -1,7 +1,7 @@
 import { compactVerify, decodeProtectedHeader } from 'jose';
 import { unauthenticated } from '../domain/errors.js';
 import { disclose, SdJwtError, splitPresentation } from '../domain/shares/sd-jwt.js';
-import type { SignerTrust } from '../domain/shares/signer-trust.js';
+import type { CertificateTrust } from '../domain/certificate-trust.js';
 import { matchTicketUrl, type BaseUrl } from '../domain/shares/ticket-url.js';
 import type { TicketVerifier, VerifiedTicket } from '../domain/shares/ticket-verifier.js';
 import { allowedAlgorithms, parseSignerCertificate } from './signer-certificate.js';
@@ -12,7 +12,7 @@ export const AUTH_TICKET_TYP = 'vnd.cdoc2.auth-token.v1+sd-jwt';
 export interface AuthTicketPolicy {
   /** This server's public base URLs, from configuration only. */
   readonly baseUrls: readonly BaseUrl[];
-  readonly trust: SignerTrust;
+  readonly trust: CertificateTrust;
 }
 
 const isRecord = (value: unknown): value is Record<string, unknown> =>

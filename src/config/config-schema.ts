@@ -102,6 +102,22 @@ export const configSchema = z.strictObject({
       expiry,
     })
     .prefault({}),
+  /** OCSP checking of recipients' client certificates and auth-ticket signers (spec/interfaces.md). */
+  revocation: z
+    .strictObject({
+      /** hard-fail by default: a revoked ID-card must get nothing, even while its responder is unreachable. */
+      mode: z.enum(['off', 'soft-fail', 'hard-fail']).prefault('hard-fail'),
+      /** Overrides the certificates' AIA OCSP URL. */
+      responderUrl: z
+        .string()
+        .regex(/^https?:\/\/[^\s]+$/, 'must be an http or https URL')
+        .optional(),
+      timeout: boundedDuration('PT3S', 100, 60_000, 'PT0.1S and PT1M'),
+      /** For responses without nextUpdate: how old they may be, and how long a good one is cached. */
+      maxResponseAge: boundedDuration('PT1H', 1000, 7 * 86_400_000, 'PT1S and P7D'),
+      cacheSize: positiveInt(10_000, 1_000_000),
+    })
+    .prefault({}),
   /** The periodic deletion of expired rows. */
   cleanup: z
     .strictObject({

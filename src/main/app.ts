@@ -10,7 +10,9 @@ import { createDatabase, migrateLatest, type Database } from '../storage/databas
 import { createKnexCapsuleStore } from '../storage/knex-capsule-store.js';
 import { createKnexShareStore } from '../storage/knex-share-store.js';
 import { createAuthTicketVerifier } from '../auth/auth-ticket-verifier.js';
-import { createIssuerTrust } from '../pki/issuer-trust.js';
+import { createCertificateTrust } from '../pki/certificate-trust.js';
+import { createRevocationChecker, type RevocationStats } from '../pki/revocation-checker.js';
+import { X509Certificate } from 'node:crypto';
 import { createShareService } from '../domain/shares/share-service.js';
 import { parseBaseUrl, type BaseUrl } from '../domain/shares/ticket-url.js';
 import type { ExpiredRowDeleter } from '../domain/capsules/expiry-cleanup.js';
@@ -58,6 +60,8 @@ export interface RunningApp {
   /** The ports actually bound (configured port 0 means any free port). */
   readonly capsulePorts: CapsulePorts | undefined;
   readonly sharePorts: SharePorts | undefined;
+  /** OCSP cache hits, responder failures and refusals since start. */
+  readonly revocationStats: RevocationStats;
   readonly database: Database;
   /** Runs one cleanup pass now (the periodic task runs the same). */
   runCleanup(): Promise<number>;
@@ -105,6 +109,25 @@ export async function startApp(config: Config, { logger, clock = systemClock }: 
     await Promise.allSettled(closers.splice(0).map((close) => close()));
   };
 
+  const revocation = createRevocationChecker({
+    mode: config.revocation.mode,
+    responderUrl: config.revocation.responderUrl,
+    timeoutMs: config.revocation.timeout,
+    maxResponseAgeMs: config.revocation.maxResponseAge,
+    cacheSize: config.revocation.cacheSize,
+    clock,
+    logger: logger.child({ component: 'revocation' }),
+  });
+  const trustLogger = logger.child({ component: 'certificate-trust' });
+  const clientTrust = createCertificateTrust({
+    anchors: clientCa.map((pem) => new X509Certificate(pem)),
+    revocation,
+    label: 'client certificate',
+    logger: trustLogger,
+  });
+  const assertClientTrusted = (der: Uint8Array, presentedChain: readonly Uint8Array[]): Promise<void> =>
+    clientTrust.assertTrusted(der, clock.now(), presentedChain);
+
   const capsuleStore = createKnexCapsuleStore(db);
   const shareStore = createKnexShareStore(db);
   let capsulePorts: CapsulePorts | undefined;
@@ -138,7 +161,7 @@ export async function startApp(config: Config, { logger, clock = systemClock }: 
         clientCa,
         logger: restLogger,
         notFoundDetail: CAPSULE_NOT_FOUND,
-        routes: (app) => registerCapsuleRecipientRoutes(app, service, operations),
+        routes: (app) => registerCapsuleRecipientRoutes(app, service, operations, assertClientTrusted),
       });
       closers.push(() => restRecipient.close());
       const grpcLogger = logger.child({ server: 'capsules' });
@@ -150,7 +173,7 @@ export async function startApp(config: Config, { logger, clock = systemClock }: 
         host,
         ports.grpcRecipient,
         createTls13ServerCredentials(identity, clientCa),
-        [createCapsuleRecipientGrpcService(service, grpcLogger)],
+        [createCapsuleRecipientGrpcService(service, grpcLogger, assertClientTrusted)],
       );
       closers.push(() => grpcRecipient.close());
       capsulePorts = {
@@ -165,7 +188,12 @@ export async function startApp(config: Config, { logger, clock = systemClock }: 
         store: shareStore,
         verifier: createAuthTicketVerifier({
           baseUrls: config.shares.baseUrls.map((text) => parseBaseUrl(text) as BaseUrl),
-          trust: createIssuerTrust(trustedIssuers.map((pem) => pem.toString('utf8'))),
+          trust: createCertificateTrust({
+            anchors: trustedIssuers.map((pem) => new X509Certificate(pem)),
+            revocation,
+            label: 'auth certificate',
+            logger: trustLogger,
+          }),
         }),
         clock,
         random: nodeRandom,
@@ -224,6 +252,7 @@ export async function startApp(config: Config, { logger, clock = systemClock }: 
   return {
     capsulePorts,
     sharePorts,
+    revocationStats: revocation.stats,
     database: db,
     runCleanup,
     close: async () => {

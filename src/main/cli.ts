@@ -33,6 +33,8 @@ async function withDevPki(config: Config, file: string | undefined): Promise<{ c
         ...config.capsules,
         clientCa: config.capsules.clientCa.length > 0 ? config.capsules.clientCa : [paths.ca],
       },
+      // The development PKI has no OCSP responder; hard-fail would refuse every certificate.
+      revocation: { ...config.revocation, mode: 'off' },
       shares: {
         ...config.shares,
         baseUrls:

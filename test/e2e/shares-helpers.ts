@@ -563,7 +563,7 @@ export const REFUSAL_CASES: readonly RefusalCase[] = [
   {
     name: 'a certificate from an issuer that is not trusted',
     refusal: 'unauthenticated',
-    detail: /not from a trusted issuer/,
+    detail: /not issued by a trusted issuer/,
     prepare: (context) => ticketCase(context, { signer: context.server.pki.authUntrusted }),
   },
   {

@@ -50,6 +50,8 @@ export async function startTestServer(overrides: Partial<ConfigInput> = {}): Pro
     host: '127.0.0.1',
     tls: pki.serverFiles,
     log: { level: process.env['TEST_LOG_LEVEL'] ?? 'silent' },
+    // The tests' PKI has no OCSP responder; the revocation suites start one and turn this on.
+    revocation: { mode: 'off' },
     ...overrides,
     capsules: {
       clientCa: [pki.caFile],

@@ -4,7 +4,7 @@ import { createAuthTicketVerifier } from '../../src/auth/auth-ticket-verifier.js
 import { DomainError } from '../../src/domain/errors.js';
 import type { BaseUrl } from '../../src/domain/shares/ticket-url.js';
 import type { TicketVerifier } from '../../src/domain/shares/ticket-verifier.js';
-import { createIssuerTrust } from '../../src/pki/issuer-trust.js';
+import { createIssuerTrust } from '../support/issuer-trust.js';
 import { splitPemCertificates } from '../../src/transport/tls/tls-material.js';
 import { baseUrl, expectUnauthenticated, loadVector, mutateAt } from './shares-helpers.js';
 

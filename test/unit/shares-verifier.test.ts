@@ -4,7 +4,7 @@ import { expect } from 'chai';
 import { createAuthTicketVerifier } from '../../src/auth/auth-ticket-verifier.js';
 import type { TicketVerifier } from '../../src/domain/shares/ticket-verifier.js';
 import type { IssuedCertificate } from '../../src/pki/certificates.js';
-import { createIssuerTrust } from '../../src/pki/issuer-trust.js';
+import { createIssuerTrust } from '../support/issuer-trust.js';
 import {
   base64urlDer,
   createAuthTicket,

@@ -59,7 +59,11 @@ export function createCapsuleSenderGrpcService(service: CapsuleService, logger: 
 }
 
 /** The recipient interface (spec/capsule-server.md "Recipient: get") on gRPC, behind mutual TLS. */
-export function createCapsuleRecipientGrpcService(service: CapsuleService, logger: Logger): BoundService {
+export function createCapsuleRecipientGrpcService(
+  service: CapsuleService,
+  logger: Logger,
+  assertClientTrusted: (certificateDer: Uint8Array, presentedChain: readonly Uint8Array[]) => Promise<void>,
+): BoundService {
   return bindService(
     KeyCapsuleRecipientServiceService,
     {
@@ -68,6 +72,9 @@ export function createCapsuleRecipientGrpcService(service: CapsuleService, logge
         if (!context.peerCertificate) {
           throw unauthenticated('a client certificate is required');
         }
+        // TLS verified the chain; this adds the explicit path rules and revocation (OCSP). grpc-js exposes only the
+        // leaf, so intermediates must be among the configured issuers.
+        await assertClientTrusted(context.peerCertificate, []);
         const capsule = await service.get(request.transactionId, recipientKeyFromCertificate(context.peerCertificate));
         return {
           capsule: {

@@ -1,3 +1,4 @@
+import type { DetailedPeerCertificate } from 'node:tls';
 import type { FastifyInstance } from 'fastify';
 import { CAPSULE_NOT_FOUND, type CapsuleService } from '../../domain/capsules/capsule-service.js';
 import { isCapsuleType, type StoredCapsule } from '../../domain/capsules/capsule.js';
@@ -10,6 +11,20 @@ import { sendProblem } from './problem.js';
 import { registerMethodNotAllowed, tlsSocketOf } from './rest-server.js';
 
 export { CAPSULE_NOT_FOUND };
+
+/** Chain rules and revocation for a client certificate (main wires it to src/pki/certificate-trust.ts). */
+export type ClientTrustCheck = (certificateDer: Uint8Array, presentedChain: readonly Uint8Array[]) => Promise<void>;
+
+/** The intermediates the client sent after its certificate, as Node links them (self-signed roots end the list). */
+function presentedChain(certificate: DetailedPeerCertificate): Buffer[] {
+  const chain: Buffer[] = [];
+  let current = certificate;
+  while (current.issuerCertificate && current.issuerCertificate !== current && chain.length < 8) {
+    current = current.issuerCertificate;
+    chain.push(current.raw);
+  }
+  return chain;
+}
 
 /** The body shape the OpenAPI schema has already enforced. */
 interface CapsuleBody {
@@ -66,12 +81,14 @@ export function registerCapsuleRecipientRoutes(
   app: FastifyInstance,
   service: CapsuleService,
   operations: ReadonlyMap<string, OpenApiOperation>,
+  assertClientTrusted: ClientTrustCheck,
 ): void {
   const get = requireOperation(operations, 'getCapsuleByTransactionId');
   // Before anything else, on every path of this listener: no trusted client certificate, no answer but 401.
   app.addHook('onRequest', (request) => {
     const socket = tlsSocketOf(request.raw.socket);
-    if (!socket.getPeerCertificate()?.raw) {
+    const certificate = socket.getPeerCertificate(true);
+    if (!certificate?.raw) {
       return Promise.reject(unauthenticated('a client certificate is required'));
     }
     if (!socket.authorized) {
@@ -79,7 +96,8 @@ export function registerCapsuleRecipientRoutes(
         unauthenticated(`the client certificate is not trusted (${String(socket.authorizationError)})`),
       );
     }
-    return Promise.resolve();
+    // TLS verified the chain; this adds the explicit path rules and revocation (OCSP).
+    return assertClientTrusted(certificate.raw, presentedChain(certificate));
   });
   app.route({
     method: 'GET',

@@ -1,0 +1,135 @@
+import 'reflect-metadata';
+import { X509Certificate } from 'node:crypto';
+import * as x509 from '@peculiar/x509';
+import type { CertificateTrust } from '../domain/certificate-trust.js';
+import { unauthenticated } from '../domain/errors.js';
+import type { RevocationChecker } from './revocation-checker.js';
+
+export interface CertificateTrustOptions {
+  /** Trust anchors: the configured issuer files (roots, or the issuing CAs themselves). */
+  readonly anchors: readonly X509Certificate[];
+  readonly revocation: RevocationChecker;
+  /** How messages name the certificate: "client certificate", "auth certificate". */
+  readonly label: string;
+  readonly logger: { warn(object: object, message: string): void };
+}
+
+/** Longest chain accepted: leaf, intermediates, anchor. */
+const MAX_DEPTH = 6;
+
+const validAt = (certificate: X509Certificate, now: Date): boolean =>
+  new Date(certificate.validFrom).getTime() <= now.getTime() &&
+  now.getTime() <= new Date(certificate.validTo).getTime();
+
+interface CaConstraints {
+  readonly isCa: boolean;
+  readonly pathLength: number | undefined;
+  readonly canSignCertificates: boolean;
+}
+
+function caConstraints(certificate: X509Certificate): CaConstraints {
+  const parsed = new x509.X509Certificate(certificate.raw);
+  const basic = parsed.getExtension(x509.BasicConstraintsExtension);
+  const usage = parsed.getExtension(x509.KeyUsagesExtension);
+  return {
+    isCa: basic?.ca === true,
+    pathLength: basic?.pathLength,
+    // Without a key usage extension every usage is allowed (RFC 5280 4.2.1.3).
+    canSignCertificates: !usage || (usage.usages & x509.KeyUsageFlags.keyCertSign) !== 0,
+  };
+}
+
+function allowsSignatures(certificate: X509Certificate): boolean {
+  const usage = new x509.X509Certificate(certificate.raw).getExtension(x509.KeyUsagesExtension);
+  return !usage || (usage.usages & x509.KeyUsageFlags.digitalSignature) !== 0;
+}
+
+/**
+ * Path validation (RFC 5280 6, the parts that matter here) and revocation, for one kind of certificate. The chain
+ * ends at the first configured anchor; each issuer must be a CA allowed to sign certificates, within its path
+ * length; every certificate on the path must be valid now; the leaf must not be a CA and must allow signatures.
+ * Then the leaf's revocation status is asked of OCSP under the configured policy.
+ */
+export function createCertificateTrust({
+  anchors,
+  revocation,
+  label,
+  logger,
+}: CertificateTrustOptions): CertificateTrust {
+  const isAnchor = (certificate: X509Certificate): boolean =>
+    anchors.some((anchor) => anchor.raw.equals(certificate.raw));
+
+  const refuse = (reason: string, certificate: X509Certificate | undefined): never => {
+    // No personal names in logs: the serial number and the issuer (a CA) identify the certificate for operators.
+    logger.warn(
+      { certificate: label, reason, serial: certificate?.serialNumber, issuer: certificate?.issuer },
+      'certificate refused',
+    );
+    throw unauthenticated(`the ${label} ${reason}`);
+  };
+
+  return {
+    async assertTrusted(certificateDer, now, presentedChain = []) {
+      let leaf: X509Certificate;
+      try {
+        leaf = new X509Certificate(Buffer.from(certificateDer));
+      } catch {
+        return refuse('does not parse', undefined);
+      }
+      const pool = [
+        ...presentedChain.flatMap((der) => {
+          try {
+            return [new X509Certificate(Buffer.from(der))];
+          } catch {
+            return [];
+          }
+        }),
+        ...anchors,
+      ];
+      if (caConstraints(leaf).isCa) {
+        refuse('is a CA certificate', leaf);
+      }
+      if (!allowsSignatures(leaf)) {
+        refuse('does not allow digitalSignature', leaf);
+      }
+      const path = [leaf];
+      let current = leaf;
+      // The leaf itself is never an anchor: configured files name issuers, and a leaf listed there by mistake
+      // must still be issued by one.
+      while (path.length === 1 || !isAnchor(current)) {
+        if (path.length >= MAX_DEPTH) {
+          refuse('has too long a chain', leaf);
+        }
+        const intermediatesBelow = path.length - 1;
+        const issuer = pool.find((candidate) => {
+          if (!current.checkIssued(candidate) || !current.verify(candidate.publicKey)) {
+            return false;
+          }
+          const constraints = caConstraints(candidate);
+          return (
+            constraints.isCa &&
+            constraints.canSignCertificates &&
+            (constraints.pathLength === undefined || intermediatesBelow <= constraints.pathLength)
+          );
+        });
+        if (!issuer) {
+          return refuse('is not issued by a trusted issuer', leaf);
+        }
+        path.push(issuer);
+        current = issuer;
+      }
+      const expired = path.find((certificate) => !validAt(certificate, now));
+      if (expired) {
+        refuse(
+          expired === leaf ? 'is expired or not yet valid' : 'has an issuer that is expired or not yet valid',
+          leaf,
+        );
+      }
+      const issuer = path[1] as X509Certificate;
+      const verdict = await revocation.check(leaf, issuer);
+      if (!verdict.ok) {
+        refuse(`is refused: ${verdict.reason}`, leaf);
+      }
+    },
+  };
+}

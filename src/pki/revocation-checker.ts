@@ -1,0 +1,138 @@
+import type { X509Certificate } from 'node:crypto';
+import type { Clock } from '../domain/clock.js';
+import { createOcspRequest, ocspUrlOf, OcspError, verifyOcspResponse } from './ocsp.js';
+
+export type RevocationMode = 'off' | 'soft-fail' | 'hard-fail';
+
+export interface RevocationOptions {
+  readonly mode: RevocationMode;
+  /** Overrides every certificate's AIA OCSP URL. */
+  readonly responderUrl: string | undefined;
+  readonly timeoutMs: number;
+  /** For responses without nextUpdate: how old thisUpdate may be, and how long such a good answer is cached. */
+  readonly maxResponseAgeMs: number;
+  /** Good answers kept at most (least recently used are dropped first). */
+  readonly cacheSize: number;
+  readonly clock: Clock;
+  readonly logger: { warn(object: object, message: string): void };
+}
+
+/** Counters for operators (the metrics endpoint of the operations issue will export them). */
+export interface RevocationStats {
+  cacheHits: number;
+  cacheMisses: number;
+  responderFailures: number;
+  refusals: number;
+}
+
+export type RevocationVerdict =
+  | { readonly ok: true }
+  /** `reason` is safe to send to the client and to log: it names no person. */
+  | { readonly ok: false; readonly reason: string };
+
+export interface RevocationChecker {
+  /** Asks (or remembers) whether `certificate`, issued by `issuer`, is revoked, and applies the policy. */
+  check(certificate: X509Certificate, issuer: X509Certificate): Promise<RevocationVerdict>;
+  readonly stats: RevocationStats;
+}
+
+/** The largest OCSP response read; real ones are a few kilobytes. */
+const MAX_RESPONSE_BYTES = 64 * 1024;
+const SKEW_MS = 5 * 60_000;
+
+/** POSTs an OCSP request (RFC 6960 A.1) and returns the body; throws on any transport problem or timeout. */
+async function postOcsp(url: string, body: Buffer, timeoutMs: number): Promise<Buffer> {
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/ocsp-request', accept: 'application/ocsp-response' },
+    body,
+    signal: AbortSignal.timeout(timeoutMs),
+  });
+  if (response.status !== 200) {
+    throw new OcspError(`the responder answered HTTP ${response.status}`);
+  }
+  const bytes = Buffer.from(await response.arrayBuffer());
+  if (bytes.length > MAX_RESPONSE_BYTES) {
+    throw new OcspError('the response is too large');
+  }
+  return bytes;
+}
+
+/**
+ * OCSP checking with the `revocation` policy of spec/interfaces.md: `off` checks nothing; `hard-fail` refuses
+ * when no trustworthy answer can be had (no responder, unreachable, timeout, bad signature, stale); `soft-fail`
+ * allows in those cases but still refuses `revoked` and `unknown`. Good answers are cached until nextUpdate.
+ */
+export function createRevocationChecker(options: RevocationOptions): RevocationChecker {
+  const stats: RevocationStats = { cacheHits: 0, cacheMisses: 0, responderFailures: 0, refusals: 0 };
+  /** Cache key → the instant until which the good answer may be used. Map order is least recently used first. */
+  const good = new Map<string, number>();
+
+  const refuse = (reason: string): RevocationVerdict => {
+    stats.refusals++;
+    return { ok: false, reason };
+  };
+
+  const unreliable = (reason: string): RevocationVerdict => {
+    stats.responderFailures++;
+    options.logger.warn({ reason, mode: options.mode }, 'revocation status unavailable');
+    return options.mode === 'hard-fail' ? refuse(`revocation status unavailable: ${reason}`) : { ok: true };
+  };
+
+  return {
+    stats,
+    async check(certificate, issuer) {
+      if (options.mode === 'off') {
+        return { ok: true };
+      }
+      const now = options.clock.now();
+      const key = `${issuer.fingerprint256}/${certificate.serialNumber}`;
+      const until = good.get(key);
+      if (until !== undefined && until > now.getTime()) {
+        good.delete(key);
+        good.set(key, until);
+        stats.cacheHits++;
+        return { ok: true };
+      }
+      good.delete(key);
+      stats.cacheMisses++;
+
+      const url = options.responderUrl ?? ocspUrlOf(certificate);
+      if (!url) {
+        return unreliable('the certificate names no OCSP responder');
+      }
+      let answer;
+      try {
+        const der = await postOcsp(url, createOcspRequest(certificate, issuer), options.timeoutMs);
+        answer = verifyOcspResponse(der, certificate, issuer, {
+          now,
+          skewMs: SKEW_MS,
+          maxAgeMs: options.maxResponseAgeMs,
+        });
+      } catch (error) {
+        const reason =
+          error instanceof OcspError
+            ? error.message
+            : (error as Error).name === 'TimeoutError'
+              ? 'the responder did not answer in time'
+              : 'the responder cannot be reached';
+        return unreliable(reason);
+      }
+      if (answer.status === 'revoked') {
+        return refuse('the certificate is revoked');
+      }
+      if (answer.status === 'unknown') {
+        return refuse('the certificate is unknown to its OCSP responder');
+      }
+      good.set(key, (answer.nextUpdate ?? new Date(answer.thisUpdate.getTime() + options.maxResponseAgeMs)).getTime());
+      while (good.size > options.cacheSize) {
+        const oldest = good.keys().next().value;
+        if (oldest === undefined) {
+          break;
+        }
+        good.delete(oldest);
+      }
+      return { ok: true };
+    },
+  };
+}
