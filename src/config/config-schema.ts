@@ -116,6 +116,8 @@ export const configSchema = z.strictObject({
       /** For responses without nextUpdate: how old they may be, and how long a good one is cached. */
       maxResponseAge: boundedDuration('PT1H', 1000, 7 * 86_400_000, 'PT1S and P7D'),
       cacheSize: positiveInt(10_000, 1_000_000),
+      /** Staple this server's own OCSP response on every listener, where a responder is known for it. */
+      stapling: z.boolean().prefault(true),
     })
     .prefault({}),
   /** The periodic deletion of expired rows. */

@@ -12,6 +12,7 @@ import { createKnexShareStore } from '../storage/knex-share-store.js';
 import { createAuthTicketVerifier } from '../auth/auth-ticket-verifier.js';
 import { createCertificateTrust } from '../pki/certificate-trust.js';
 import { createRevocationChecker, type RevocationStats } from '../pki/revocation-checker.js';
+import { createOcspStapler } from '../pki/ocsp-stapler.js';
 import { X509Certificate } from 'node:crypto';
 import { createShareService } from '../domain/shares/share-service.js';
 import { parseBaseUrl, type BaseUrl } from '../domain/shares/ticket-url.js';
@@ -119,6 +120,17 @@ export async function startApp(config: Config, { logger, clock = systemClock }: 
     logger: logger.child({ component: 'revocation' }),
   });
   const trustLogger = logger.child({ component: 'certificate-trust' });
+  const stapler = config.revocation.stapling
+    ? createOcspStapler({
+        certChainPem: identity.certChain.toString('utf8'),
+        responderUrl: config.revocation.responderUrl,
+        timeoutMs: config.revocation.timeout,
+        maxResponseAgeMs: config.revocation.maxResponseAge,
+        clock,
+        logger: logger.child({ component: 'ocsp-stapling' }),
+      })
+    : undefined;
+  const ocspStaple = stapler ? () => stapler.response() : undefined;
   const clientTrust = createCertificateTrust({
     anchors: clientCa.map((pem) => new X509Certificate(pem)),
     revocation,
@@ -151,6 +163,7 @@ export async function startApp(config: Config, { logger, clock = systemClock }: 
         logger: restLogger,
         notFoundDetail: 'not found',
         routes: (app) => registerCapsuleSenderRoutes(app, service, operations),
+        ...(ocspStaple ? { ocspStaple } : {}),
       });
       closers.push(() => restSender.close());
       const restRecipient = await startRestListener({
@@ -162,18 +175,24 @@ export async function startApp(config: Config, { logger, clock = systemClock }: 
         logger: restLogger,
         notFoundDetail: CAPSULE_NOT_FOUND,
         routes: (app) => registerCapsuleRecipientRoutes(app, service, operations, assertClientTrusted),
+        ...(ocspStaple ? { ocspStaple } : {}),
       });
       closers.push(() => restRecipient.close());
       const grpcLogger = logger.child({ server: 'capsules' });
-      const grpcSender = await startGrpcListener(host, ports.grpcSender, createTls13ServerCredentials(identity), [
-        createCapsuleSenderGrpcService(service, grpcLogger),
-      ]);
+      const grpcSender = await startGrpcListener(
+        host,
+        ports.grpcSender,
+        createTls13ServerCredentials(identity),
+        [createCapsuleSenderGrpcService(service, grpcLogger)],
+        ocspStaple,
+      );
       closers.push(() => grpcSender.close());
       const grpcRecipient = await startGrpcListener(
         host,
         ports.grpcRecipient,
         createTls13ServerCredentials(identity, clientCa),
         [createCapsuleRecipientGrpcService(service, grpcLogger, assertClientTrusted)],
+        ocspStaple,
       );
       closers.push(() => grpcRecipient.close());
       capsulePorts = {
@@ -211,6 +230,7 @@ export async function startApp(config: Config, { logger, clock = systemClock }: 
         notFoundDetail: 'not found',
         acceptEmptyJsonBody: true,
         routes: (app) => registerShareRoutes(app, service, operations),
+        ...(ocspStaple ? { ocspStaple } : {}),
       });
       closers.push(() => rest.close());
       const grpc = await startGrpcListener(
@@ -218,6 +238,7 @@ export async function startApp(config: Config, { logger, clock = systemClock }: 
         config.shares.ports.grpc,
         createTls13ServerCredentials(identity),
         [createShareSenderGrpcService(service, shareLogger), createShareRecipientGrpcService(service, shareLogger)],
+        ocspStaple,
       );
       closers.push(() => grpc.close());
       sharePorts = { rest: rest.port, grpc: grpc.port };
@@ -256,6 +277,7 @@ export async function startApp(config: Config, { logger, clock = systemClock }: 
     database: db,
     runCleanup,
     close: async () => {
+      stapler?.stop();
       await cleanup.stop();
       await closeAll();
       await db.destroy();

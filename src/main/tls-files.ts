@@ -1,7 +1,8 @@
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { ConfigError } from '../config/load-config.js';
-import { checkServerIdentity, splitPemCertificates, type ServerIdentity } from '../transport/tls/tls-material.js';
+import { splitPemCertificates } from '../pki/pem.js';
+import { checkServerIdentity, type ServerIdentity } from '../transport/tls/tls-material.js';
 
 function readKeyFile(key: string, file: string): Buffer {
   try {

@@ -5,7 +5,7 @@ import { DomainError } from '../../src/domain/errors.js';
 import type { BaseUrl } from '../../src/domain/shares/ticket-url.js';
 import type { TicketVerifier } from '../../src/domain/shares/ticket-verifier.js';
 import { createIssuerTrust } from '../support/issuer-trust.js';
-import { splitPemCertificates } from '../../src/transport/tls/tls-material.js';
+import { splitPemCertificates } from '../../src/pki/pem.js';
 import { baseUrl, expectUnauthenticated, loadVector, mutateAt } from './shares-helpers.js';
 
 /**

@@ -1,4 +1,6 @@
 import { Server, type ServerCredentials } from '@grpc/grpc-js';
+import type { EventEmitter } from 'node:events';
+import { attachOcspStapling, type OcspStapleSource } from '../tls/tls-material.js';
 import type { BoundService } from './unary.js';
 
 export interface GrpcListener {
@@ -17,11 +19,25 @@ const SERVER_OPTIONS = {
   'grpc.max_send_message_length': 64 * 1024,
 };
 
+/**
+ * grpc-js does not expose its HTTP/2 servers, and OCSP stapling needs their 'OCSPRequest' event: this reads its
+ * private `http2Servers` map, and fails loudly (the start fails) rather than silently not stapling if a grpc-js
+ * upgrade renames it. The version is pinned by the lock file and the stapling test covers every listener.
+ */
+function http2ServersOf(server: Server): EventEmitter[] {
+  const servers = (server as unknown as { http2Servers?: unknown }).http2Servers;
+  if (!(servers instanceof Map)) {
+    throw new Error('OCSP stapling: this grpc-js version does not keep its HTTP/2 servers where expected');
+  }
+  return [...(servers as Map<EventEmitter, unknown>).keys()];
+}
+
 export async function startGrpcListener(
   host: string,
   port: number,
   credentials: ServerCredentials,
   services: readonly BoundService[],
+  ocspStaple?: OcspStapleSource,
 ): Promise<GrpcListener> {
   const server = new Server(SERVER_OPTIONS);
   for (const service of services) {
@@ -31,6 +47,11 @@ export async function startGrpcListener(
   const boundPort = await new Promise<number>((resolve, reject) => {
     server.bindAsync(address, credentials, (error, bound) => (error ? reject(error) : resolve(bound)));
   });
+  if (ocspStaple) {
+    for (const http2Server of http2ServersOf(server)) {
+      attachOcspStapling(http2Server, ocspStaple);
+    }
+  }
   return {
     port: boundPort,
     close: (graceMs = 5000) =>

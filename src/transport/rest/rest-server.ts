@@ -5,7 +5,12 @@ import fastify, { LogController, type FastifyBaseLogger, type FastifyError, type
 import { isDomainError } from '../../domain/errors.js';
 import type { Logger } from '../../logging/logger.js';
 import { ERROR_TABLE, toPublicError } from '../error-table.js';
-import { MIN_TLS_VERSION, type ServerIdentity } from '../tls/tls-material.js';
+import {
+  attachOcspStapling,
+  MIN_TLS_VERSION,
+  type OcspStapleSource,
+  type ServerIdentity,
+} from '../tls/tls-material.js';
 import { sendProblem } from './problem.js';
 
 declare module 'fastify' {
@@ -32,6 +37,8 @@ export interface RestListenerOptions {
   readonly notFoundDetail: string;
   /** Read an empty `application/json` body as no body (the key-shares nonce request is "empty or {}"). */
   readonly acceptEmptyJsonBody?: boolean;
+  /** The OCSP response to staple on every handshake, if any. */
+  readonly ocspStaple?: OcspStapleSource;
 }
 
 export interface RestListener {
@@ -128,6 +135,9 @@ export async function startRestListener(options: RestListenerOptions): Promise<R
   });
 
   options.routes(app);
+  if (options.ocspStaple) {
+    attachOcspStapling(app.server, options.ocspStaple);
+  }
   await app.listen({ host: options.host, port: options.port });
   const address = app.server.address() as AddressInfo;
   return { port: address.port, close: () => app.close() };

@@ -1,4 +1,5 @@
 import { createPrivateKey, X509Certificate } from 'node:crypto';
+import type { EventEmitter } from 'node:events';
 
 /**
  * This server's identity and trust anchors, already read from disk by `main`. Every listener, REST and gRPC, is
@@ -9,6 +10,22 @@ export interface ServerIdentity {
   readonly certChain: Buffer;
   /** PEM private key. */
   readonly privateKey: Buffer;
+}
+
+/** Supplies the OCSP response to staple, if any; called during handshakes, so it must not wait. */
+export type OcspStapleSource = () => Buffer | undefined;
+
+/**
+ * Answers clients' status requests (TLS certificate_status) with the stapled OCSP response, if there is one.
+ * Node asks through the TLS server's 'OCSPRequest' event; `null` means "nothing to staple".
+ */
+export function attachOcspStapling(server: EventEmitter, staple: OcspStapleSource): void {
+  server.on(
+    'OCSPRequest',
+    (_certificate: Buffer, _issuer: Buffer, callback: (error: Error | null, response: Buffer | null) => void) => {
+      callback(null, staple() ?? null);
+    },
+  );
 }
 
 /** The TLS version floor of every listener (spec/capsule-server.md "Two interfaces": TLS 1.2 and lower are refused). */
@@ -32,9 +49,4 @@ export function checkServerIdentity({ certChain, privateKey }: ServerIdentity): 
     return 'tls.key: does not belong to the certificate in tls.cert';
   }
   return undefined;
-}
-
-/** Splits a PEM bundle into its certificates (each still PEM). */
-export function splitPemCertificates(bundle: string): string[] {
-  return bundle.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
 }
