@@ -21,27 +21,33 @@ const validAt = (certificate: X509Certificate, now: Date): boolean =>
   new Date(certificate.validFrom).getTime() <= now.getTime() &&
   now.getTime() <= new Date(certificate.validTo).getTime();
 
-interface CaConstraints {
+interface Constraints {
   readonly isCa: boolean;
   readonly pathLength: number | undefined;
   readonly canSignCertificates: boolean;
+  readonly allowsSignatures: boolean;
 }
 
-function caConstraints(certificate: X509Certificate): CaConstraints {
+/** Parsed once per certificate object: anchors are the same objects on every request. */
+const constraintsOf = new WeakMap<X509Certificate, Constraints>();
+
+/** Basic constraints and key usage. Without a key usage extension every usage is allowed (RFC 5280 4.2.1.3). */
+function constraints(certificate: X509Certificate): Constraints {
+  const known = constraintsOf.get(certificate);
+  if (known) {
+    return known;
+  }
   const parsed = new x509.X509Certificate(certificate.raw);
   const basic = parsed.getExtension(x509.BasicConstraintsExtension);
-  const usage = parsed.getExtension(x509.KeyUsagesExtension);
-  return {
+  const usage = parsed.getExtension(x509.KeyUsagesExtension)?.usages;
+  const result: Constraints = {
     isCa: basic?.ca === true,
     pathLength: basic?.pathLength,
-    // Without a key usage extension every usage is allowed (RFC 5280 4.2.1.3).
-    canSignCertificates: !usage || (usage.usages & x509.KeyUsageFlags.keyCertSign) !== 0,
+    canSignCertificates: usage === undefined || (usage & x509.KeyUsageFlags.keyCertSign) !== 0,
+    allowsSignatures: usage === undefined || (usage & x509.KeyUsageFlags.digitalSignature) !== 0,
   };
-}
-
-function allowsSignatures(certificate: X509Certificate): boolean {
-  const usage = new x509.X509Certificate(certificate.raw).getExtension(x509.KeyUsagesExtension);
-  return !usage || (usage.usages & x509.KeyUsageFlags.digitalSignature) !== 0;
+  constraintsOf.set(certificate, result);
+  return result;
 }
 
 /**
@@ -86,10 +92,11 @@ export function createCertificateTrust({
         }),
         ...anchors,
       ];
-      if (caConstraints(leaf).isCa) {
+      const leafConstraints = constraints(leaf);
+      if (leafConstraints.isCa) {
         refuse('is a CA certificate', leaf);
       }
-      if (!allowsSignatures(leaf)) {
+      if (!leafConstraints.allowsSignatures) {
         refuse('does not allow digitalSignature', leaf);
       }
       const path = [leaf];
@@ -105,11 +112,11 @@ export function createCertificateTrust({
           if (!current.checkIssued(candidate) || !current.verify(candidate.publicKey)) {
             return false;
           }
-          const constraints = caConstraints(candidate);
+          const issuerConstraints = constraints(candidate);
           return (
-            constraints.isCa &&
-            constraints.canSignCertificates &&
-            (constraints.pathLength === undefined || intermediatesBelow <= constraints.pathLength)
+            issuerConstraints.isCa &&
+            issuerConstraints.canSignCertificates &&
+            (issuerConstraints.pathLength === undefined || intermediatesBelow <= issuerConstraints.pathLength)
           );
         });
         if (!issuer) {

@@ -1,3 +1,4 @@
+import { Writable } from 'node:stream';
 import { connect, type ConnectionOptions } from 'node:tls';
 import { X509Certificate } from 'node:crypto';
 import { expect } from 'chai';
@@ -48,13 +49,31 @@ describe('certificate revocation with a real OCSP responder', function () {
       ...(nextUpdateMinutes !== undefined ? { nextUpdateMinutes } : {}),
     });
 
+  /** JSON log lines of the servers started by startServer. */
+  const logLines: string[] = [];
+  const logSink = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      logLines.push(
+        ...chunk
+          .toString('utf8')
+          .split('\n')
+          .filter((line) => line !== ''),
+      );
+      done();
+    },
+  });
+
   const startServer = (responder: Responder | { url: string }, mode: Mode, clientCa = ocsp.caBundleFile) =>
-    startTestServer({
-      tls: { cert: ocsp.serverChainFile, key: ocsp.files.server.key },
-      capsules: { clientCa: [clientCa] },
-      shares: { trustedIssuers: [ocsp.caBundleFile] },
-      revocation: { mode, responderUrl: responder.url, timeout: 'PT2S' },
-    });
+    startTestServer(
+      {
+        tls: { cert: ocsp.serverChainFile, key: ocsp.files.server.key },
+        capsules: { clientCa: [clientCa] },
+        shares: { trustedIssuers: [ocsp.caBundleFile] },
+        revocation: { mode, responderUrl: responder.url, timeout: 'PT2S' },
+        log: { level: 'warn' },
+      },
+      { logDestination: logSink },
+    );
 
   /** The TLS client's view: trusts the OCSP PKI's root (the server certificate comes from it). */
   const asPki = (server: TestServer): TestPki => ({ ...server.pki, ca: ocsp.root });
@@ -114,6 +133,22 @@ describe('certificate revocation with a real OCSP responder', function () {
       expect(error).to.not.equal('ok');
       expect(status[(error as ServiceError).code]).to.equal('UNAUTHENTICATED');
       expect((error as ServiceError).details).to.match(/revoked/);
+    });
+
+    it('logs each refusal with its reason, serial and issuer, and no personal name', async () => {
+      const id = await storeCapsuleFor(server, ocsp.authRevoked);
+      logLines.length = 0;
+      expect((await restGet(server, id, ocsp.authRevoked)).status).to.equal(401);
+      const refusals = logLines
+        .map((line) => JSON.parse(line) as { msg: string; reason?: string; serial?: string })
+        .filter((entry) => entry.msg === 'certificate refused');
+      expect(refusals).to.have.length(1);
+      expect(refusals[0]?.reason).to.match(/revoked/);
+      expect(refusals[0]?.serial).to.equal(new X509Certificate(ocsp.authRevoked.certPem).serialNumber);
+      // The subject of this certificate names a person (serialNumber PNOEE-…, CN TESTNUMBER,OK): none of it is logged.
+      const logged = logLines.join('\n');
+      expect(logged).to.not.contain('TESTNUMBER');
+      expect(logged).to.not.contain('PNOEE');
     });
 
     it('refuses a certificate the responder does not know', async () => {

@@ -41,7 +41,15 @@ export interface TestServer {
  * Starts the whole server as `cdoc2-keyserver serve` would (real TLS, every listener on an ephemeral port on
  * 127.0.0.1), on a fresh MariaDB database of its own, with a clock the test controls.
  */
-export async function startTestServer(overrides: Partial<ConfigInput> = {}): Promise<TestServer> {
+export interface TestServerOptions {
+  /** Where the server's JSON log lines go (they are discarded otherwise, unless TEST_LOG_LEVEL is set). */
+  readonly logDestination?: NodeJS.WritableStream;
+}
+
+export async function startTestServer(
+  overrides: Partial<ConfigInput> = {},
+  { logDestination }: TestServerOptions = {},
+): Promise<TestServer> {
   const pki = await getTestPki();
   const database: TestDatabase = await createTestDatabase();
   const clock = createTestClock();
@@ -66,7 +74,7 @@ export async function startTestServer(overrides: Partial<ConfigInput> = {}): Pro
     },
   });
   const app = await startApp(config, {
-    logger: createLogger({ level: config.log.level, pretty: false }),
+    logger: createLogger({ level: config.log.level, pretty: false }, logDestination),
     clock,
   });
   if (!app.capsulePorts || !app.sharePorts) {
