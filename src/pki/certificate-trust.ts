@@ -65,10 +65,14 @@ export function createCertificateTrust({
   const isAnchor = (certificate: X509Certificate): boolean =>
     anchors.some((anchor) => anchor.raw.equals(certificate.raw));
 
-  const refuse = (reason: string, certificate: X509Certificate | undefined): never => {
-    // No personal names in logs: the serial number and the issuer (a CA) identify the certificate for operators.
+  /**
+   * Logs and throws. No personal names in logs: the serial number identifies the certificate, and the issuer is
+   * logged only once the path reached a trusted anchor, because before that the issuer field is whatever the
+   * client wrote (for a self-signed certificate, the person's own name).
+   */
+  const refuse = (reason: string, certificate: X509Certificate | undefined, trustedIssuer?: X509Certificate): never => {
     logger.warn(
-      { certificate: label, reason, serial: certificate?.serialNumber, issuer: certificate?.issuer },
+      { certificate: label, reason, serial: certificate?.serialNumber, issuer: trustedIssuer?.subject },
       'certificate refused',
     );
     throw unauthenticated(`the ${label} ${reason}`);
@@ -109,6 +113,10 @@ export function createCertificateTrust({
         }
         const intermediatesBelow = path.length - 1;
         const issuer = pool.find((candidate) => {
+          // A certificate already on the path (a self-signed one the client presented) never issues again.
+          if (path.some((onPath) => onPath.raw.equals(candidate.raw))) {
+            return false;
+          }
           if (!current.checkIssued(candidate) || !current.verify(candidate.publicKey)) {
             return false;
           }
@@ -125,17 +133,19 @@ export function createCertificateTrust({
         path.push(issuer);
         current = issuer;
       }
+      // From here on the path ends at a trusted anchor, so its issuer is a CA we know and may be logged.
+      const issuer = path[1] as X509Certificate;
       const expired = path.find((certificate) => !validAt(certificate, now));
       if (expired) {
         refuse(
           expired === leaf ? 'is expired or not yet valid' : 'has an issuer that is expired or not yet valid',
           leaf,
+          issuer,
         );
       }
-      const issuer = path[1] as X509Certificate;
       const verdict = await revocation.check(leaf, issuer);
       if (!verdict.ok) {
-        refuse(`is refused: ${verdict.reason}`, leaf);
+        refuse(`is refused: ${verdict.reason}`, leaf, issuer);
       }
     },
   };

@@ -279,7 +279,13 @@ export async function startOcspResponder(options: OcspResponderOptions): Promise
     (stopping ??= (async () => {
       if (exit === undefined && spawnError === undefined) {
         child.kill('SIGTERM');
-        const killed = await Promise.race([exited.then(() => true), sleep(STOP_TIMEOUT_MS).then(() => false)]);
+        // The timer is cleared once openssl exits, so that it does not hold mocha open for STOP_TIMEOUT_MS.
+        let timer: NodeJS.Timeout | undefined;
+        const timedOut = new Promise<boolean>((resolve) => {
+          timer = setTimeout(() => resolve(false), STOP_TIMEOUT_MS);
+        });
+        const killed = await Promise.race([exited.then(() => true), timedOut]);
+        clearTimeout(timer);
         if (!killed) {
           child.kill('SIGKILL');
           await exited;

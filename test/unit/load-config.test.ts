@@ -78,7 +78,7 @@ describe('loadConfig', () => {
           maxNoncesPerShare: 16,
           expiry: { default: 1095 * DAY, max: 1825 * DAY },
         },
-        revocation: { mode: 'hard-fail', timeout: 3000, maxResponseAge: 3_600_000, cacheSize: 10_000 },
+        revocation: { mode: 'hard-fail', timeout: 3000, maxResponseAge: 3_600_000, cacheSize: 10_000, stapling: true },
         cleanup: { interval: 60_000, batchSize: 500, maxBatches: 20 },
         log: { level: 'info', pretty: false },
       });
