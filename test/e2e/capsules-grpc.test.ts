@@ -8,6 +8,7 @@ import {
 } from '../../gen/cdoc2/capsules/v1/capsules.js';
 import { CLIENT_KEYS, type ClientName } from '../support/test-pki.js';
 import { capsuleFor, type TestCapsule } from '../support/capsule-fixtures.js';
+import { expectGrpcStatus } from '../support/grpc-assertions.js';
 import {
   grpcCreateCapsule,
   grpcGetCapsule,
@@ -31,18 +32,6 @@ const toProto = (capsule: TestCapsule): Capsule => ({
   ephemeralKeyMaterial: capsule.ephemeralKeyMaterial,
   capsuleType: PROTO_TYPES[capsule.capsuleType],
 });
-
-/** Expects the promise to fail with a gRPC status; returns the error for further checks. */
-async function expectStatus(promise: Promise<unknown>, code: status): Promise<ServiceError> {
-  try {
-    await promise;
-  } catch (error) {
-    const serviceError = error as ServiceError;
-    expect(status[serviceError.code], serviceError.details).to.equal(status[code]);
-    return serviceError;
-  }
-  throw new Error(`expected ${status[code]}, but the call succeeded`);
-}
 
 describe('key capsule server over gRPC (real TLS 1.3, MariaDB)', () => {
   let server: TestServer;
@@ -100,7 +89,7 @@ describe('key capsule server over gRPC (real TLS 1.3, MariaDB)', () => {
   });
 
   it('refuses an expiry in the past with INVALID_ARGUMENT', async () => {
-    await expectStatus(
+    await expectGrpcStatus(
       create(toProto(capsuleFor(server.pki.clients.ecP256)), new Date(server.clock.now().getTime() - 1000)),
       status.INVALID_ARGUMENT,
     );
@@ -114,9 +103,9 @@ describe('key capsule server over gRPC (real TLS 1.3, MariaDB)', () => {
 
   it('answers NOT_FOUND when the certificate does not match, identical to an unknown id', async () => {
     const created = await create(toProto(capsuleFor(server.pki.clients.ecP256)));
-    const wrong = await expectStatus(get(created.transactionId, 'ecP521'), status.NOT_FOUND);
-    const wrongKind = await expectStatus(get(created.transactionId, 'rsa4096'), status.NOT_FOUND);
-    const unknown = await expectStatus(get(`KC${'0'.repeat(32)}`), status.NOT_FOUND);
+    const wrong = await expectGrpcStatus(get(created.transactionId, 'ecP521'), status.NOT_FOUND);
+    const wrongKind = await expectGrpcStatus(get(created.transactionId, 'rsa4096'), status.NOT_FOUND);
+    const unknown = await expectGrpcStatus(get(`KC${'0'.repeat(32)}`), status.NOT_FOUND);
     expect(wrong.details).to.equal(unknown.details);
     expect(wrongKind.details).to.equal(unknown.details);
     expect(unknown.details).to.equal('key capsule not found');
@@ -130,7 +119,7 @@ describe('key capsule server over gRPC (real TLS 1.3, MariaDB)', () => {
     await get(created.transactionId);
     server.clock.advance(DAY + 1);
     try {
-      const expired = await expectStatus(get(created.transactionId), status.NOT_FOUND);
+      const expired = await expectGrpcStatus(get(created.transactionId), status.NOT_FOUND);
       expect(expired.details).to.equal('key capsule not found');
     } finally {
       server.clock.advance(-(DAY + 1));
@@ -139,27 +128,30 @@ describe('key capsule server over gRPC (real TLS 1.3, MariaDB)', () => {
 
   for (const length of [17, 35]) {
     it(`answers INVALID_ARGUMENT to a transaction id of ${length} characters`, async () => {
-      const error = await expectStatus(get('K'.repeat(length)), status.INVALID_ARGUMENT);
+      const error = await expectGrpcStatus(get('K'.repeat(length)), status.INVALID_ARGUMENT);
       expect(error.details).to.match(/18 to 34 characters/);
     });
   }
 
   it('answers INVALID_ARGUMENT to a 2101-byte ephemeral_key_material', async () => {
     const capsule = { ...toProto(capsuleFor(server.pki.clients.rsa2048)), ephemeralKeyMaterial: Buffer.alloc(2101) };
-    const error = await expectStatus(create(capsule), status.INVALID_ARGUMENT);
+    const error = await expectGrpcStatus(create(capsule), status.INVALID_ARGUMENT);
     expect(error.details).to.match(/ephemeral_key_material/);
   });
 
   it('answers INVALID_ARGUMENT to a missing capsule, an unspecified and an unknown capsule type', async () => {
     const valid = toProto(capsuleFor(server.pki.clients.ecP256));
-    expect((await expectStatus(grpcCreateCapsule(sender, {}), status.INVALID_ARGUMENT)).details).to.match(
+    expect((await expectGrpcStatus(grpcCreateCapsule(sender, {}), status.INVALID_ARGUMENT)).details).to.match(
       /capsule is required/,
     );
-    await expectStatus(
+    await expectGrpcStatus(
       create({ ...valid, capsuleType: CapsuleType.CAPSULE_TYPE_UNSPECIFIED }),
       status.INVALID_ARGUMENT,
     );
-    const unknown = await expectStatus(create({ ...valid, capsuleType: 42 as CapsuleType }), status.INVALID_ARGUMENT);
+    const unknown = await expectGrpcStatus(
+      create({ ...valid, capsuleType: 42 as CapsuleType }),
+      status.INVALID_ARGUMENT,
+    );
     expect(unknown.details).to.match(/capsule_type 42/);
   });
 
@@ -167,7 +159,7 @@ describe('key capsule server over gRPC (real TLS 1.3, MariaDB)', () => {
     const valid = toProto(capsuleFor(server.pki.clients.ecP256));
     const offCurve = Buffer.from(valid.recipientId);
     offCurve[64] = (offCurve[64] ?? 0) ^ 1;
-    const error = await expectStatus(create({ ...valid, recipientId: offCurve }), status.INVALID_ARGUMENT);
+    const error = await expectGrpcStatus(create({ ...valid, recipientId: offCurve }), status.INVALID_ARGUMENT);
     expect(error.details).to.equal('recipient_id is not a point on P-256');
   });
 
@@ -180,7 +172,7 @@ describe('key capsule server over gRPC (real TLS 1.3, MariaDB)', () => {
       },
     );
     try {
-      const error = await expectStatus(
+      const error = await expectGrpcStatus(
         new Promise((resolve, reject) => {
           raw.makeUnaryRequest(
             '/cdoc2.capsules.v1.KeyCapsuleSenderService/CreateKeyCapsule',
@@ -217,6 +209,6 @@ describe('key capsule server over gRPC (real TLS 1.3, MariaDB)', () => {
 
   it('refuses a request larger than 64 KiB before decoding it', async () => {
     const capsule = { ...toProto(capsuleFor(server.pki.clients.rsa2048)), ephemeralKeyMaterial: Buffer.alloc(70_000) };
-    await expectStatus(create(capsule), status.RESOURCE_EXHAUSTED);
+    await expectGrpcStatus(create(capsule), status.RESOURCE_EXHAUSTED);
   });
 });

@@ -2,7 +2,7 @@
 import 'reflect-metadata';
 import { randomBytes } from 'node:crypto';
 import { expect } from 'chai';
-import { status, type ServiceError } from '@grpc/grpc-js';
+import { status } from '@grpc/grpc-js';
 import { KeyUsageFlags } from '@peculiar/x509';
 import type { KeyShareRecipientServiceClient, KeyShareSenderServiceClient } from '../../gen/cdoc2/shares/v1/shares.js';
 import { issueCertificate, type IssuedCertificate } from '../../src/pki/certificates.js';
@@ -655,14 +655,4 @@ export const changeCharacter = (text: string, index: number): string => {
   return `${text.slice(0, index)}${replacement}${text.slice(index + 1)}`;
 };
 
-/** Expects the call to fail with `code`; returns the error for further checks. */
-export async function expectGrpcStatus(promise: Promise<unknown>, code: status): Promise<ServiceError> {
-  try {
-    await promise;
-  } catch (error) {
-    const serviceError = error as ServiceError;
-    expect(status[serviceError.code], serviceError.details).to.equal(status[code]);
-    return serviceError;
-  }
-  throw new Error(`expected ${status[code]}, but the call succeeded`);
-}
+export { expectGrpcStatus } from '../support/grpc-assertions.js';
