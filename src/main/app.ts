@@ -1,8 +1,8 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, X509Certificate } from 'node:crypto';
 import type { Config } from '../config/config-schema.js';
 import { ConfigError } from '../config/load-config.js';
 import { createCapsuleService } from '../domain/capsules/capsule-service.js';
-import { runExpiryCleanup } from '../domain/capsules/expiry-cleanup.js';
+import { runExpiryCleanup, type ExpiredRowDeleter } from '../domain/capsules/expiry-cleanup.js';
 import { systemClock, type Clock } from '../domain/clock.js';
 import type { RandomSource } from '../domain/random.js';
 import type { Logger } from '../logging/logger.js';
@@ -13,10 +13,8 @@ import { createAuthTicketVerifier } from '../auth/auth-ticket-verifier.js';
 import { createCertificateTrust } from '../pki/certificate-trust.js';
 import { createRevocationChecker, type RevocationStats } from '../pki/revocation-checker.js';
 import { createOcspStapler } from '../pki/ocsp-stapler.js';
-import { X509Certificate } from 'node:crypto';
 import { createShareService } from '../domain/shares/share-service.js';
 import { parseBaseUrl, type BaseUrl } from '../domain/shares/ticket-url.js';
-import type { ExpiredRowDeleter } from '../domain/capsules/expiry-cleanup.js';
 import {
   createShareRecipientGrpcService,
   createShareSenderGrpcService,
@@ -38,6 +36,10 @@ import { startRestListener } from '../transport/rest/rest-server.js';
 import { openApiFile } from './paths.js';
 import { createPeriodicTask } from './periodic-task.js';
 import { readCertificateBundle, readServerIdentity } from './tls-files.js';
+import type { CapsuleStore } from '../domain/capsules/capsule-store.js';
+import type { CertificateTrust } from '../domain/certificate-trust.js';
+import type { ShareStore } from '../domain/shares/share-store.js';
+import type { ClientTrustCheck, OcspStapleSource, ServerIdentity } from '../transport/tls/tls-material.js';
 
 export interface AppDependencies {
   readonly logger: Logger;
@@ -93,6 +95,123 @@ async function openDatabase(config: Config, logger: Logger): Promise<Database> {
   }
 }
 
+/** What both servers are built from. */
+interface Wiring {
+  readonly config: Config;
+  readonly logger: Logger;
+  readonly clock: Clock;
+  readonly identity: ServerIdentity;
+  readonly ocspStaple: OcspStapleSource | undefined;
+  /** Each listener started registers its close here, so that a failed start closes what it opened. */
+  readonly closers: Array<() => Promise<void>>;
+}
+
+/** The key capsule server (spec/capsule-server.md): REST and gRPC, a sender and a recipient listener each. */
+async function startCapsuleServer(
+  { config, logger, clock, identity, ocspStaple, closers }: Wiring,
+  store: CapsuleStore,
+  clientCa: readonly Buffer[],
+  assertClientTrusted: ClientTrustCheck,
+): Promise<CapsulePorts> {
+  const service = createCapsuleService({
+    store,
+    clock,
+    random: nodeRandom,
+    expiry: { defaultMs: config.capsules.expiry.default, maxMs: config.capsules.expiry.max },
+  });
+  const operations = loadOpenApiOperations(openApiFile('key-capsules.yaml'));
+  const { host } = config;
+  const { ports } = config.capsules;
+  const serverLogger = logger.child({ server: 'capsules' });
+  const restSender = await startRestListener({
+    name: 'capsules-sender',
+    host,
+    port: ports.restSender,
+    identity,
+    logger: serverLogger,
+    notFoundDetail: 'not found',
+    routes: (app) => registerCapsuleSenderRoutes(app, service, operations),
+    ocspStaple,
+  });
+  closers.push(() => restSender.close());
+  const restRecipient = await startRestListener({
+    name: 'capsules-recipient',
+    host,
+    port: ports.restRecipient,
+    identity,
+    clientCa,
+    logger: serverLogger,
+    notFoundDetail: CAPSULE_NOT_FOUND,
+    routes: (app) => registerCapsuleRecipientRoutes(app, service, operations, assertClientTrusted),
+    ocspStaple,
+  });
+  closers.push(() => restRecipient.close());
+  const grpcSender = await startGrpcListener(
+    host,
+    ports.grpcSender,
+    createTls13ServerCredentials(identity),
+    [createCapsuleSenderGrpcService(service, serverLogger)],
+    ocspStaple,
+  );
+  closers.push(() => grpcSender.close());
+  const grpcRecipient = await startGrpcListener(
+    host,
+    ports.grpcRecipient,
+    createTls13ServerCredentials(identity, clientCa),
+    [createCapsuleRecipientGrpcService(service, serverLogger, assertClientTrusted)],
+    ocspStaple,
+  );
+  closers.push(() => grpcRecipient.close());
+  return {
+    restSender: restSender.port,
+    restRecipient: restRecipient.port,
+    grpcSender: grpcSender.port,
+    grpcRecipient: grpcRecipient.port,
+  };
+}
+
+/** The shares server (spec/shares-server.md): one REST and one gRPC listener. */
+async function startSharesServer(
+  { config, logger, clock, identity, ocspStaple, closers }: Wiring,
+  store: ShareStore,
+  trust: CertificateTrust,
+): Promise<SharePorts> {
+  const service = createShareService({
+    store,
+    verifier: createAuthTicketVerifier({
+      baseUrls: config.shares.baseUrls.map((text) => parseBaseUrl(text) as BaseUrl),
+      trust,
+    }),
+    clock,
+    random: nodeRandom,
+    expiry: { defaultMs: config.shares.expiry.default, maxMs: config.shares.expiry.max },
+    nonces: { ttlMs: config.shares.nonceTtl, maxLivePerShare: config.shares.maxNoncesPerShare },
+  });
+  const operations = loadOpenApiOperations(openApiFile('key-shares.yaml'));
+  const serverLogger = logger.child({ server: 'shares' });
+  const rest = await startRestListener({
+    name: 'shares',
+    host: config.host,
+    port: config.shares.ports.rest,
+    identity,
+    logger: serverLogger,
+    notFoundDetail: 'not found',
+    acceptEmptyJsonBody: true,
+    routes: (app) => registerShareRoutes(app, service, operations),
+    ocspStaple,
+  });
+  closers.push(() => rest.close());
+  const grpc = await startGrpcListener(
+    config.host,
+    config.shares.ports.grpc,
+    createTls13ServerCredentials(identity),
+    [createShareSenderGrpcService(service, serverLogger), createShareRecipientGrpcService(service, serverLogger)],
+    ocspStaple,
+  );
+  closers.push(() => grpc.close());
+  return { rest: rest.port, grpc: grpc.port };
+}
+
 /** Wires storage, domain and both transports from one validated configuration, and starts every listener. */
 export async function startApp(config: Config, { logger, clock = systemClock }: AppDependencies): Promise<RunningApp> {
   if (!config.tls) {
@@ -137,113 +256,29 @@ export async function startApp(config: Config, { logger, clock = systemClock }: 
     label: 'client certificate',
     logger: trustLogger,
   });
-  const assertClientTrusted = (der: Uint8Array, presentedChain: readonly Uint8Array[]): Promise<void> =>
+  const assertClientTrusted: ClientTrustCheck = (der, presentedChain) =>
     clientTrust.assertTrusted(der, clock.now(), presentedChain);
 
   const capsuleStore = createKnexCapsuleStore(db);
   const shareStore = createKnexShareStore(db);
+  const wiring: Wiring = { config, logger, clock, identity, ocspStaple, closers };
   let capsulePorts: CapsulePorts | undefined;
   let sharePorts: SharePorts | undefined;
   try {
     if (config.capsules.enabled) {
-      const service = createCapsuleService({
-        store: capsuleStore,
-        clock,
-        random: nodeRandom,
-        expiry: { defaultMs: config.capsules.expiry.default, maxMs: config.capsules.expiry.max },
-      });
-      const operations = loadOpenApiOperations(openApiFile('key-capsules.yaml'));
-      const { host, ports } = { host: config.host, ports: config.capsules.ports };
-      const restLogger = logger.child({ server: 'capsules' });
-      const restSender = await startRestListener({
-        name: 'capsules-sender',
-        host,
-        port: ports.restSender,
-        identity,
-        logger: restLogger,
-        notFoundDetail: 'not found',
-        routes: (app) => registerCapsuleSenderRoutes(app, service, operations),
-        ...(ocspStaple ? { ocspStaple } : {}),
-      });
-      closers.push(() => restSender.close());
-      const restRecipient = await startRestListener({
-        name: 'capsules-recipient',
-        host,
-        port: ports.restRecipient,
-        identity,
-        clientCa,
-        logger: restLogger,
-        notFoundDetail: CAPSULE_NOT_FOUND,
-        routes: (app) => registerCapsuleRecipientRoutes(app, service, operations, assertClientTrusted),
-        ...(ocspStaple ? { ocspStaple } : {}),
-      });
-      closers.push(() => restRecipient.close());
-      const grpcLogger = logger.child({ server: 'capsules' });
-      const grpcSender = await startGrpcListener(
-        host,
-        ports.grpcSender,
-        createTls13ServerCredentials(identity),
-        [createCapsuleSenderGrpcService(service, grpcLogger)],
-        ocspStaple,
-      );
-      closers.push(() => grpcSender.close());
-      const grpcRecipient = await startGrpcListener(
-        host,
-        ports.grpcRecipient,
-        createTls13ServerCredentials(identity, clientCa),
-        [createCapsuleRecipientGrpcService(service, grpcLogger, assertClientTrusted)],
-        ocspStaple,
-      );
-      closers.push(() => grpcRecipient.close());
-      capsulePorts = {
-        restSender: restSender.port,
-        restRecipient: restRecipient.port,
-        grpcSender: grpcSender.port,
-        grpcRecipient: grpcRecipient.port,
-      };
+      capsulePorts = await startCapsuleServer(wiring, capsuleStore, clientCa, assertClientTrusted);
     }
     if (config.shares.enabled) {
-      const service = createShareService({
-        store: shareStore,
-        verifier: createAuthTicketVerifier({
-          baseUrls: config.shares.baseUrls.map((text) => parseBaseUrl(text) as BaseUrl),
-          trust: createCertificateTrust({
-            anchors: trustedIssuers.map((pem) => new X509Certificate(pem)),
-            revocation,
-            label: 'auth certificate',
-            logger: trustLogger,
-          }),
-        }),
-        clock,
-        random: nodeRandom,
-        expiry: { defaultMs: config.shares.expiry.default, maxMs: config.shares.expiry.max },
-        nonces: { ttlMs: config.shares.nonceTtl, maxLivePerShare: config.shares.maxNoncesPerShare },
+      const trust = createCertificateTrust({
+        anchors: trustedIssuers.map((pem) => new X509Certificate(pem)),
+        revocation,
+        label: 'auth certificate',
+        logger: trustLogger,
       });
-      const operations = loadOpenApiOperations(openApiFile('key-shares.yaml'));
-      const shareLogger = logger.child({ server: 'shares' });
-      const rest = await startRestListener({
-        name: 'shares',
-        host: config.host,
-        port: config.shares.ports.rest,
-        identity,
-        logger: shareLogger,
-        notFoundDetail: 'not found',
-        acceptEmptyJsonBody: true,
-        routes: (app) => registerShareRoutes(app, service, operations),
-        ...(ocspStaple ? { ocspStaple } : {}),
-      });
-      closers.push(() => rest.close());
-      const grpc = await startGrpcListener(
-        config.host,
-        config.shares.ports.grpc,
-        createTls13ServerCredentials(identity),
-        [createShareSenderGrpcService(service, shareLogger), createShareRecipientGrpcService(service, shareLogger)],
-        ocspStaple,
-      );
-      closers.push(() => grpc.close());
-      sharePorts = { rest: rest.port, grpc: grpc.port };
+      sharePorts = await startSharesServer(wiring, shareStore, trust);
     }
   } catch (error) {
+    stapler?.stop();
     await closeAll();
     await db.destroy();
     const code = (error as { code?: unknown }).code;

@@ -9,6 +9,7 @@ import type { Capsule, CapsuleType } from '../../domain/capsules/capsule.js';
 import { invalidArgument, unauthenticated } from '../../domain/errors.js';
 import type { Logger } from '../../logging/logger.js';
 import { recipientKeyFromCertificate } from '../tls/recipient-key-from-certificate.js';
+import type { ClientTrustCheck } from '../tls/tls-material.js';
 import { bindService, type BoundService } from './unary.js';
 
 const TO_DOMAIN: ReadonlyMap<number, CapsuleType> = new Map([
@@ -62,7 +63,7 @@ export function createCapsuleSenderGrpcService(service: CapsuleService, logger: 
 export function createCapsuleRecipientGrpcService(
   service: CapsuleService,
   logger: Logger,
-  assertClientTrusted: (certificateDer: Uint8Array, presentedChain: readonly Uint8Array[]) => Promise<void>,
+  assertClientTrusted: ClientTrustCheck,
 ): BoundService {
   return bindService(
     KeyCapsuleRecipientServiceService,

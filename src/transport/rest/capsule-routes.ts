@@ -4,6 +4,7 @@ import { CAPSULE_NOT_FOUND, type CapsuleService } from '../../domain/capsules/ca
 import { isCapsuleType, type StoredCapsule } from '../../domain/capsules/capsule.js';
 import { invalidArgument, unauthenticated } from '../../domain/errors.js';
 import { recipientKeyFromCertificate } from '../tls/recipient-key-from-certificate.js';
+import type { ClientTrustCheck } from '../tls/tls-material.js';
 import { decodeBase64Field } from './base64.js';
 import { expiryHeaders, requestedExpiry } from './expiry-headers.js';
 import { requireOperation, type OpenApiOperation } from './openapi.js';
@@ -11,9 +12,6 @@ import { sendProblem } from './problem.js';
 import { registerMethodNotAllowed, tlsSocketOf } from './rest-server.js';
 
 export { CAPSULE_NOT_FOUND };
-
-/** Chain rules and revocation for a client certificate (main wires it to src/pki/certificate-trust.ts). */
-export type ClientTrustCheck = (certificateDer: Uint8Array, presentedChain: readonly Uint8Array[]) => Promise<void>;
 
 /** The intermediates the client sent after its certificate, as Node links them (self-signed roots end the list). */
 function presentedChain(certificate: DetailedPeerCertificate): Buffer[] {

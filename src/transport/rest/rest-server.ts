@@ -38,7 +38,7 @@ export interface RestListenerOptions {
   /** Read an empty `application/json` body as no body (the key-shares nonce request is "empty or {}"). */
   readonly acceptEmptyJsonBody?: boolean;
   /** The OCSP response to staple on every handshake, if any. */
-  readonly ocspStaple?: OcspStapleSource;
+  readonly ocspStaple?: OcspStapleSource | undefined;
 }
 
 export interface RestListener {

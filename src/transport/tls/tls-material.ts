@@ -12,6 +12,9 @@ export interface ServerIdentity {
   readonly privateKey: Buffer;
 }
 
+/** Chain rules and revocation for a client certificate (main wires it to src/pki/certificate-trust.ts). */
+export type ClientTrustCheck = (certificateDer: Uint8Array, presentedChain: readonly Uint8Array[]) => Promise<void>;
+
 /** Supplies the OCSP response to staple, if any; called during handshakes, so it must not wait. */
 export type OcspStapleSource = () => Buffer | undefined;
 
