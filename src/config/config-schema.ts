@@ -120,6 +120,17 @@ export const configSchema = z.strictObject({
       stapling: z.boolean().prefault(true),
     })
     .prefault({}),
+  /** The operations listener, plain HTTP (spec/interfaces.md `management`). */
+  management: z
+    .strictObject({
+      enabled: z.boolean().prefault(true),
+      /** Loopback by default: health and metrics are for the machine's own agents unless you decide otherwise. */
+      host: z.string().min(1).prefault('127.0.0.1'),
+      port: port(9090),
+      /** When set, /metrics requires `Authorization: Bearer <token>`. */
+      metricsToken: z.string().prefault(''),
+    })
+    .prefault({}),
   /** The periodic deletion of expired rows. */
   cleanup: z
     .strictObject({

@@ -6,7 +6,11 @@ import { runExpiryCleanup, type ExpiredRowDeleter } from '../domain/capsules/exp
 import { systemClock, type Clock } from '../domain/clock.js';
 import type { RandomSource } from '../domain/random.js';
 import type { Logger } from '../logging/logger.js';
-import { createDatabase, migrateLatest, type Database } from '../storage/database.js';
+import { createDatabase, isSchemaCurrent, migrateLatest, type Database } from '../storage/database.js';
+import { createMetrics, type RequestObserver } from '../observability/metrics.js';
+import { startManagementListener, type Readiness } from '../transport/management/management-server.js';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { createKnexCapsuleStore } from '../storage/knex-capsule-store.js';
 import { createKnexShareStore } from '../storage/knex-share-store.js';
 import { createAuthTicketVerifier } from '../auth/auth-ticket-verifier.js';
@@ -33,7 +37,7 @@ import {
 } from '../transport/rest/capsule-routes.js';
 import { loadOpenApiOperations } from '../transport/rest/openapi.js';
 import { startRestListener } from '../transport/rest/rest-server.js';
-import { openApiFile } from './paths.js';
+import { openApiFile, packageRoot } from './paths.js';
 import { createPeriodicTask } from './periodic-task.js';
 import { readCertificateBundle, readServerIdentity } from './tls-files.js';
 import type { CapsuleStore } from '../domain/capsules/capsule-store.js';
@@ -63,6 +67,8 @@ export interface RunningApp {
   /** The ports actually bound (configured port 0 means any free port). */
   readonly capsulePorts: CapsulePorts | undefined;
   readonly sharePorts: SharePorts | undefined;
+  /** The management (health, metrics) listener's port, when it is enabled. */
+  readonly managementPort: number | undefined;
   /** OCSP cache hits, responder failures and refusals since start. */
   readonly revocationStats: RevocationStats;
   readonly database: Database;
@@ -95,6 +101,31 @@ async function openDatabase(config: Config, logger: Logger): Promise<Database> {
   }
 }
 
+/** The package's name and version, for /info. */
+const PACKAGE = JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as {
+  name: string;
+  version: string;
+};
+
+/**
+ * Readiness (spec/interfaces.md `management`): the database answers and every migration this build knows is
+ * applied. Failures are reported as short reasons; the full error goes to the log through the database logger.
+ */
+async function readiness(db: Database): Promise<Readiness> {
+  try {
+    await db.raw('select 1');
+  } catch {
+    return { ready: false, checks: { database: 'unreachable', schema: 'unknown' } };
+  }
+  try {
+    return (await isSchemaCurrent(db))
+      ? { ready: true, checks: { database: 'ok', schema: 'ok' } }
+      : { ready: false, checks: { database: 'ok', schema: 'migrations pending' } };
+  } catch {
+    return { ready: false, checks: { database: 'ok', schema: 'unreadable' } };
+  }
+}
+
 /** What both servers are built from. */
 interface Wiring {
   readonly config: Config;
@@ -102,13 +133,14 @@ interface Wiring {
   readonly clock: Clock;
   readonly identity: ServerIdentity;
   readonly ocspStaple: OcspStapleSource | undefined;
+  readonly observer: RequestObserver;
   /** Each listener started registers its close here, so that a failed start closes what it opened. */
   readonly closers: Array<() => Promise<void>>;
 }
 
 /** The key capsule server (spec/capsule-server.md): REST and gRPC, a sender and a recipient listener each. */
 async function startCapsuleServer(
-  { config, logger, clock, identity, ocspStaple, closers }: Wiring,
+  { config, logger, clock, identity, ocspStaple, observer, closers }: Wiring,
   store: CapsuleStore,
   clientCa: readonly Buffer[],
   assertClientTrusted: ClientTrustCheck,
@@ -132,6 +164,7 @@ async function startCapsuleServer(
     notFoundDetail: 'not found',
     routes: (app) => registerCapsuleSenderRoutes(app, service, operations),
     ocspStaple,
+    observer,
   });
   closers.push(() => restSender.close());
   const restRecipient = await startRestListener({
@@ -144,13 +177,14 @@ async function startCapsuleServer(
     notFoundDetail: CAPSULE_NOT_FOUND,
     routes: (app) => registerCapsuleRecipientRoutes(app, service, operations, assertClientTrusted),
     ocspStaple,
+    observer,
   });
   closers.push(() => restRecipient.close());
   const grpcSender = await startGrpcListener(
     host,
     ports.grpcSender,
     createTls13ServerCredentials(identity),
-    [createCapsuleSenderGrpcService(service, serverLogger)],
+    [createCapsuleSenderGrpcService(service, serverLogger, observer)],
     ocspStaple,
   );
   closers.push(() => grpcSender.close());
@@ -158,7 +192,7 @@ async function startCapsuleServer(
     host,
     ports.grpcRecipient,
     createTls13ServerCredentials(identity, clientCa),
-    [createCapsuleRecipientGrpcService(service, serverLogger, assertClientTrusted)],
+    [createCapsuleRecipientGrpcService(service, serverLogger, assertClientTrusted, observer)],
     ocspStaple,
   );
   closers.push(() => grpcRecipient.close());
@@ -172,7 +206,7 @@ async function startCapsuleServer(
 
 /** The shares server (spec/shares-server.md): one REST and one gRPC listener. */
 async function startSharesServer(
-  { config, logger, clock, identity, ocspStaple, closers }: Wiring,
+  { config, logger, clock, identity, ocspStaple, observer, closers }: Wiring,
   store: ShareStore,
   trust: CertificateTrust,
 ): Promise<SharePorts> {
@@ -199,13 +233,17 @@ async function startSharesServer(
     acceptEmptyJsonBody: true,
     routes: (app) => registerShareRoutes(app, service, operations),
     ocspStaple,
+    observer,
   });
   closers.push(() => rest.close());
   const grpc = await startGrpcListener(
     config.host,
     config.shares.ports.grpc,
     createTls13ServerCredentials(identity),
-    [createShareSenderGrpcService(service, serverLogger), createShareRecipientGrpcService(service, serverLogger)],
+    [
+      createShareSenderGrpcService(service, serverLogger, observer),
+      createShareRecipientGrpcService(service, serverLogger, observer),
+    ],
     ocspStaple,
   );
   closers.push(() => grpc.close());
@@ -261,9 +299,12 @@ export async function startApp(config: Config, { logger, clock = systemClock }: 
 
   const capsuleStore = createKnexCapsuleStore(db);
   const shareStore = createKnexShareStore(db);
-  const wiring: Wiring = { config, logger, clock, identity, ocspStaple, closers };
+  const metrics = createMetrics(() => revocation.stats);
+  const wiring: Wiring = { config, logger, clock, identity, ocspStaple, observer: metrics, closers };
   let capsulePorts: CapsulePorts | undefined;
   let sharePorts: SharePorts | undefined;
+  let managementPort: number | undefined;
+  const startedAt = new Date().toISOString();
   try {
     if (config.capsules.enabled) {
       capsulePorts = await startCapsuleServer(wiring, capsuleStore, clientCa, assertClientTrusted);
@@ -276,6 +317,19 @@ export async function startApp(config: Config, { logger, clock = systemClock }: 
         logger: trustLogger,
       });
       sharePorts = await startSharesServer(wiring, shareStore, trust);
+    }
+    if (config.management.enabled) {
+      const management = await startManagementListener({
+        host: config.management.host,
+        port: config.management.port,
+        metricsToken: config.management.metricsToken,
+        registry: metrics.registry,
+        readiness: () => readiness(db),
+        info: () => ({ name: PACKAGE.name, version: PACKAGE.version, node: process.version, startedAt }),
+        logger: logger.child({ component: 'management' }),
+      });
+      closers.push(() => management.close());
+      managementPort = management.port;
     }
   } catch (error) {
     stapler?.stop();
@@ -299,6 +353,7 @@ export async function startApp(config: Config, { logger, clock = systemClock }: 
     async () => {
       const deleted = await runCleanup();
       if (deleted > 0) {
+        metrics.cleanupDeleted(deleted);
         logger.info({ deleted }, 'expired rows deleted');
       }
     },
@@ -308,6 +363,7 @@ export async function startApp(config: Config, { logger, clock = systemClock }: 
   return {
     capsulePorts,
     sharePorts,
+    managementPort,
     revocationStats: revocation.stats,
     database: db,
     runCleanup,

@@ -57,6 +57,8 @@ async function serve(configFile: string | undefined): Promise<void> {
       host: config.host,
       capsulePorts: app.capsulePorts,
       sharePorts: app.sharePorts,
+      management:
+        app.managementPort === undefined ? undefined : { host: config.management.host, port: app.managementPort },
       devPki,
       database: redactUrl(config.database.url),
     }) + '\n',

@@ -25,6 +25,7 @@ export function formatSummary(options: {
   host: string;
   capsulePorts: CapsulePorts | undefined;
   sharePorts: SharePorts | undefined;
+  management: { host: string; port: number } | undefined;
   devPki: DevPkiPaths | undefined;
   database: string;
 }): string {
@@ -45,6 +46,14 @@ export function formatSummary(options: {
       '  shares server (CSS):',
       `    REST            https://${host}:${sharePorts.rest}/key-shares`,
       `    gRPC            ${host}:${sharePorts.grpc}  cdoc2.shares.v1.KeyShareSenderService, KeyShareRecipientService`,
+    );
+  }
+  if (options.management) {
+    const { host: managementHost, port } = options.management;
+    lines.push(
+      '  operations:',
+      `    health          http://${managementHost}:${port}/health/live, /health/ready`,
+      `    metrics, info   http://${managementHost}:${port}/metrics, /info`,
     );
   }
   if (devPki && capsulePorts) {

@@ -14,6 +14,7 @@ const TSX = require.resolve('tsx/cjs');
 
 /** Every listener on a free port, so that the test never collides with a server already running here. */
 const FREE_PORTS = {
+  CDOC2_MANAGEMENT_PORT: '0',
   CDOC2_SHARES_PORTS_REST: '0',
   CDOC2_SHARES_PORTS_GRPC: '0',
   CDOC2_CAPSULES_PORTS_REST_SENDER: '0',

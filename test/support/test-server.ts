@@ -60,6 +60,7 @@ export async function startTestServer(
     log: { level: process.env['TEST_LOG_LEVEL'] ?? 'silent' },
     // The tests' PKI has no OCSP responder; the revocation suites start one and turn this on.
     revocation: { mode: 'off' },
+    management: { port: 0 },
     ...overrides,
     capsules: {
       clientCa: [pki.caFile],

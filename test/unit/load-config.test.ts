@@ -79,6 +79,7 @@ describe('loadConfig', () => {
           expiry: { default: 1095 * DAY, max: 1825 * DAY },
         },
         revocation: { mode: 'hard-fail', timeout: 3000, maxResponseAge: 3_600_000, cacheSize: 10_000, stapling: true },
+        management: { enabled: true, host: '127.0.0.1', port: 9090, metricsToken: '' },
         cleanup: { interval: 60_000, batchSize: 500, maxBatches: 20 },
         log: { level: 'info', pretty: false },
       });

@@ -8,6 +8,7 @@ import type { CapsuleService } from '../../domain/capsules/capsule-service.js';
 import type { Capsule, CapsuleType } from '../../domain/capsules/capsule.js';
 import { invalidArgument, unauthenticated } from '../../domain/errors.js';
 import type { Logger } from '../../logging/logger.js';
+import type { RequestObserver } from '../../observability/metrics.js';
 import { recipientKeyFromCertificate } from '../tls/recipient-key-from-certificate.js';
 import type { ClientTrustCheck } from '../tls/tls-material.js';
 import { bindService, type BoundService } from './unary.js';
@@ -42,7 +43,11 @@ function capsuleFromProto(capsule: ProtoCapsule | undefined): Capsule {
 }
 
 /** The sender interface (spec/capsule-server.md "Sender: create") on gRPC. */
-export function createCapsuleSenderGrpcService(service: CapsuleService, logger: Logger): BoundService {
+export function createCapsuleSenderGrpcService(
+  service: CapsuleService,
+  logger: Logger,
+  observer?: RequestObserver,
+): BoundService {
   return bindService(
     KeyCapsuleSenderServiceService,
     {
@@ -56,6 +61,7 @@ export function createCapsuleSenderGrpcService(service: CapsuleService, logger: 
       },
     },
     logger,
+    observer,
   );
 }
 
@@ -64,6 +70,7 @@ export function createCapsuleRecipientGrpcService(
   service: CapsuleService,
   logger: Logger,
   assertClientTrusted: ClientTrustCheck,
+  observer?: RequestObserver,
 ): BoundService {
   return bindService(
     KeyCapsuleRecipientServiceService,
@@ -89,5 +96,6 @@ export function createCapsuleRecipientGrpcService(
       },
     },
     logger,
+    observer,
   );
 }

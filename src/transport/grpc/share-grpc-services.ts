@@ -2,10 +2,15 @@ import { KeyShareRecipientServiceService, KeyShareSenderServiceService } from '.
 import { invalidArgument } from '../../domain/errors.js';
 import type { ShareService } from '../../domain/shares/share-service.js';
 import type { Logger } from '../../logging/logger.js';
+import type { RequestObserver } from '../../observability/metrics.js';
 import { bindService, type BoundService } from './unary.js';
 
 /** The sender interface of the shares server (spec/shares-server.md "Interfaces") on gRPC. */
-export function createShareSenderGrpcService(service: ShareService, logger: Logger): BoundService {
+export function createShareSenderGrpcService(
+  service: ShareService,
+  logger: Logger,
+  observer?: RequestObserver,
+): BoundService {
   return bindService(
     KeyShareSenderServiceService,
     {
@@ -25,11 +30,16 @@ export function createShareSenderGrpcService(service: ShareService, logger: Logg
       },
     },
     logger,
+    observer,
   );
 }
 
 /** The recipient interface of the shares server on gRPC: nonces, and shares for a verified auth ticket. */
-export function createShareRecipientGrpcService(service: ShareService, logger: Logger): BoundService {
+export function createShareRecipientGrpcService(
+  service: ShareService,
+  logger: Logger,
+  observer?: RequestObserver,
+): BoundService {
   return bindService(
     KeyShareRecipientServiceService,
     {
@@ -40,5 +50,6 @@ export function createShareRecipientGrpcService(service: ShareService, logger: L
       },
     },
     logger,
+    observer,
   );
 }

@@ -8,6 +8,7 @@ import {
   type sendUnaryData,
 } from '@grpc/grpc-js';
 import type { Logger } from '../../logging/logger.js';
+import type { RequestObserver } from '../../observability/metrics.js';
 import { toPublicError } from '../error-table.js';
 
 /** What a handler knows of its call, beyond the request message. */
@@ -52,6 +53,7 @@ export function bindService<D extends Readonly<Record<string, GeneratedMethod>>>
   definition: D,
   handlers: AsyncServiceImplementation<D>,
   logger: Logger,
+  observer?: RequestObserver,
 ): BoundService {
   const safeDefinition: Record<string, MethodDefinition<unknown, unknown>> = {};
   const implementation: UntypedServiceImplementation = {};
@@ -69,6 +71,7 @@ export function bindService<D extends Readonly<Record<string, GeneratedMethod>>>
     };
     const handler = handlers[name as keyof D] as AsyncUnaryHandler<unknown, unknown>;
     const operation = method.path;
+    const operationName = operation.slice(operation.lastIndexOf('/') + 1);
     implementation[name] = (
       call: ServerUnaryCall<Decoded<unknown>, unknown>,
       callback: sendUnaryData<unknown>,
@@ -86,13 +89,15 @@ export function bindService<D extends Readonly<Record<string, GeneratedMethod>>>
         }
         answered = true;
         callback(...args);
+        const durationMs = Number(process.hrtime.bigint() - started) / 1e6;
+        observer?.observe('grpc', operationName, outcome, durationMs);
         logger.info(
           {
             requestId: context.requestId,
             transport: 'grpc',
             operation,
             outcome,
-            durationMs: Number(process.hrtime.bigint() - started) / 1e6,
+            durationMs,
             peer: context.peer,
           },
           'request',

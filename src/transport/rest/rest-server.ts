@@ -4,6 +4,7 @@ import type { TLSSocket } from 'node:tls';
 import fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
 import { isDomainError } from '../../domain/errors.js';
 import type { Logger } from '../../logging/logger.js';
+import type { RequestObserver } from '../../observability/metrics.js';
 import { ERROR_TABLE, toPublicError } from '../error-table.js';
 import {
   attachOcspStapling,
@@ -39,6 +40,8 @@ export interface RestListenerOptions {
   readonly acceptEmptyJsonBody?: boolean;
   /** The OCSP response to staple on every handshake, if any. */
   readonly ocspStaple?: OcspStapleSource | undefined;
+  /** Counts every answered request (metrics). */
+  readonly observer?: RequestObserver | undefined;
 }
 
 export interface RestListener {
@@ -101,6 +104,12 @@ export async function startRestListener(options: RestListenerOptions): Promise<R
   });
 
   app.addHook('onResponse', async (request, reply) => {
+    options.observer?.observe(
+      'rest',
+      request.routeOptions.config.operationId ?? 'unknown',
+      String(reply.statusCode),
+      reply.elapsedTime,
+    );
     request.log.info(
       {
         transport: 'rest',

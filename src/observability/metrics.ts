@@ -1,0 +1,78 @@
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+/** What a transport reports about each request it answered. */
+export interface RequestObserver {
+  observe(transport: 'rest' | 'grpc', operation: string, outcome: string, durationMs: number): void;
+}
+
+export interface RevocationCounters {
+  readonly cacheHits: number;
+  readonly cacheMisses: number;
+  readonly responderFailures: number;
+  readonly refusals: number;
+}
+
+export interface Metrics extends RequestObserver {
+  readonly registry: Registry;
+  cleanupDeleted(count: number): void;
+}
+
+/**
+ * Prometheus metrics (prom-client), one registry per server instance: requests by operation, transport and
+ * outcome, their latency, cleanup deletions, OCSP counters, and Node's process metrics. Labels never carry ids,
+ * keys or names: operations are fixed names and outcomes are status codes.
+ */
+export function createMetrics(revocation: () => RevocationCounters): Metrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const requests = new Counter({
+    name: 'cdoc2_requests_total',
+    help: 'Requests answered, by operation, transport and outcome (HTTP status or gRPC status name)',
+    labelNames: ['operation', 'transport', 'outcome'] as const,
+    registers: [registry],
+  });
+  const duration = new Histogram({
+    name: 'cdoc2_request_duration_seconds',
+    help: 'Time to answer a request, by operation and transport',
+    labelNames: ['operation', 'transport'] as const,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [registry],
+  });
+  const deleted = new Counter({
+    name: 'cdoc2_cleanup_deleted_total',
+    help: 'Expired capsules, shares and nonces deleted by the cleanup',
+    registers: [registry],
+  });
+  const revocationGauge = (name: string, help: string, read: (counters: RevocationCounters) => number): void => {
+    new Gauge({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        this.set(read(revocation()));
+      },
+    });
+  };
+  revocationGauge('cdoc2_ocsp_cache_hits', 'OCSP answers served from the cache since start', (c) => c.cacheHits);
+  revocationGauge('cdoc2_ocsp_cache_misses', 'OCSP checks that asked a responder since start', (c) => c.cacheMisses);
+  revocationGauge(
+    'cdoc2_ocsp_responder_failures',
+    'OCSP checks without a trustworthy answer since start',
+    (c) => c.responderFailures,
+  );
+  revocationGauge(
+    'cdoc2_certificates_refused',
+    'Certificates refused by the revocation policy since start',
+    (c) => c.refusals,
+  );
+  return {
+    registry,
+    observe(transport, operation, outcome, durationMs) {
+      requests.inc({ operation, transport, outcome });
+      duration.observe({ operation, transport }, durationMs / 1000);
+    },
+    cleanupDeleted(count) {
+      deleted.inc(count);
+    },
+  };
+}
