@@ -38,6 +38,8 @@ import {
 import { loadOpenApiOperations } from '../transport/rest/openapi.js';
 import { startRestListener } from '../transport/rest/rest-server.js';
 import { openApiFile, packageRoot } from './paths.js';
+import { createHealthMonitor } from './health-monitor.js';
+import type { HealthSource } from '../transport/grpc/health-service.js';
 import { createPeriodicTask } from './periodic-task.js';
 import { readCertificateBundle, readServerIdentity } from './tls-files.js';
 import type { CapsuleStore } from '../domain/capsules/capsule-store.js';
@@ -72,6 +74,8 @@ export interface RunningApp {
   /** OCSP cache hits, responder failures and refusals since start. */
   readonly revocationStats: RevocationStats;
   readonly database: Database;
+  /** Re-checks database health now for the gRPC health service (it is also checked every 5 seconds). */
+  refreshHealth(): Promise<void>;
   /** Runs one cleanup pass now (the periodic task runs the same). */
   runCleanup(): Promise<number>;
   /** Stops accepting, finishes in-flight requests, stops the cleanup, closes the database. */
@@ -100,6 +104,9 @@ async function openDatabase(config: Config, logger: Logger): Promise<Database> {
     );
   }
 }
+
+/** How often the gRPC health service's database verdict is refreshed. */
+const HEALTH_INTERVAL_MS = 5000;
 
 /** The package's name and version, for /info. */
 const PACKAGE = JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as {
@@ -134,13 +141,14 @@ interface Wiring {
   readonly identity: ServerIdentity;
   readonly ocspStaple: OcspStapleSource | undefined;
   readonly observer: RequestObserver;
+  readonly health: HealthSource;
   /** Each listener started registers its close here, so that a failed start closes what it opened. */
   readonly closers: Array<() => Promise<void>>;
 }
 
 /** The key capsule server (spec/capsule-server.md): REST and gRPC, a sender and a recipient listener each. */
 async function startCapsuleServer(
-  { config, logger, clock, identity, ocspStaple, observer, closers }: Wiring,
+  { config, logger, clock, identity, ocspStaple, observer, health, closers }: Wiring,
   store: CapsuleStore,
   clientCa: readonly Buffer[],
   assertClientTrusted: ClientTrustCheck,
@@ -186,6 +194,7 @@ async function startCapsuleServer(
     createTls13ServerCredentials(identity),
     [createCapsuleSenderGrpcService(service, serverLogger, observer)],
     ocspStaple,
+    health,
   );
   closers.push(() => grpcSender.close());
   const grpcRecipient = await startGrpcListener(
@@ -194,6 +203,7 @@ async function startCapsuleServer(
     createTls13ServerCredentials(identity, clientCa),
     [createCapsuleRecipientGrpcService(service, serverLogger, assertClientTrusted, observer)],
     ocspStaple,
+    health,
   );
   closers.push(() => grpcRecipient.close());
   return {
@@ -206,7 +216,7 @@ async function startCapsuleServer(
 
 /** The shares server (spec/shares-server.md): one REST and one gRPC listener. */
 async function startSharesServer(
-  { config, logger, clock, identity, ocspStaple, observer, closers }: Wiring,
+  { config, logger, clock, identity, ocspStaple, observer, health, closers }: Wiring,
   store: ShareStore,
   trust: CertificateTrust,
 ): Promise<SharePorts> {
@@ -245,6 +255,7 @@ async function startSharesServer(
       createShareRecipientGrpcService(service, serverLogger, observer),
     ],
     ocspStaple,
+    health,
   );
   closers.push(() => grpc.close());
   return { rest: rest.port, grpc: grpc.port };
@@ -300,7 +311,18 @@ export async function startApp(config: Config, { logger, clock = systemClock }: 
   const capsuleStore = createKnexCapsuleStore(db);
   const shareStore = createKnexShareStore(db);
   const metrics = createMetrics(() => revocation.stats);
-  const wiring: Wiring = { config, logger, clock, identity, ocspStaple, observer: metrics, closers };
+  const healthMonitor = createHealthMonitor(() => readiness(db), HEALTH_INTERVAL_MS);
+  await healthMonitor.refresh();
+  const wiring: Wiring = {
+    config,
+    logger,
+    clock,
+    identity,
+    ocspStaple,
+    observer: metrics,
+    health: healthMonitor,
+    closers,
+  };
   let capsulePorts: CapsulePorts | undefined;
   let sharePorts: SharePorts | undefined;
   let managementPort: number | undefined;
@@ -333,6 +355,7 @@ export async function startApp(config: Config, { logger, clock = systemClock }: 
     }
   } catch (error) {
     stapler?.stop();
+    healthMonitor.stop();
     await closeAll();
     await db.destroy();
     const code = (error as { code?: unknown }).code;
@@ -367,8 +390,10 @@ export async function startApp(config: Config, { logger, clock = systemClock }: 
     revocationStats: revocation.stats,
     database: db,
     runCleanup,
+    refreshHealth: () => healthMonitor.refresh(),
     close: async () => {
       stapler?.stop();
+      healthMonitor.stop();
       await cleanup.stop();
       await closeAll();
       await db.destroy();

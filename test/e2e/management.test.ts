@@ -2,7 +2,6 @@ import { request } from 'node:http';
 import { expect } from 'chai';
 import { CapsuleType } from '../../gen/cdoc2/capsules/v1/capsules.js';
 import { capsuleFor, capsuleJson } from '../support/capsule-fixtures.js';
-import { createTestDatabase } from '../support/mysql.js';
 import { grpcCreateCapsule, https, senderClient, startTestServer, type TestServer } from '../support/test-server.js';
 
 /** A plain-HTTP GET to the management listener. */
@@ -99,8 +98,7 @@ describe('management listener (health, readiness, info, metrics)', () => {
   });
 
   it('turns readiness false, with a short reason, when the database schema is gone', async () => {
-    const database = await createTestDatabase();
-    const broken = await startTestServer({ database: { url: database.url } });
+    const broken = await startTestServer();
     try {
       const brokenPort = broken.app.managementPort ?? 0;
       expect((await get(brokenPort, '/health/ready')).status).to.equal(200);
@@ -111,7 +109,6 @@ describe('management listener (health, readiness, info, metrics)', () => {
       expect(ready.body).to.not.match(/knex|select|ER_/i);
     } finally {
       await broken.close();
-      await database.drop();
     }
   });
 });

@@ -1,6 +1,7 @@
 import { Server, type ServerCredentials } from '@grpc/grpc-js';
 import type { EventEmitter } from 'node:events';
 import { attachOcspStapling, type OcspStapleSource } from '../tls/tls-material.js';
+import { createHealthService, serviceNameOf, type HealthSource } from './health-service.js';
 import type { BoundService } from './unary.js';
 
 export interface GrpcListener {
@@ -38,9 +39,11 @@ export async function startGrpcListener(
   credentials: ServerCredentials,
   services: readonly BoundService[],
   ocspStaple?: OcspStapleSource,
+  health?: HealthSource,
 ): Promise<GrpcListener> {
   const server = new Server(SERVER_OPTIONS);
-  for (const service of services) {
+  const all = health ? [...services, createHealthService(services.map(serviceNameOf), health)] : services;
+  for (const service of all) {
     server.addService(service.definition, service.implementation);
   }
   const address = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
