@@ -1,0 +1,84 @@
+import { request } from 'node:http';
+import { expect } from 'chai';
+import { status, type ServiceError } from '@grpc/grpc-js';
+import { CapsuleType } from '../../gen/cdoc2/capsules/v1/capsules.js';
+import { capsuleFor, capsuleJson } from '../support/capsule-fixtures.js';
+import { startPrivateMariaDb, type PrivateMariaDb } from '../support/private-mariadb.js';
+import { grpcCreateCapsule, https, senderClient, startTestServer, type TestServer } from '../support/test-server.js';
+
+const readiness = (port: number): Promise<number> =>
+  new Promise((resolve, reject) => {
+    request({ host: '127.0.0.1', port, path: '/health/ready' }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+    })
+      .on('error', reject)
+      .end();
+  });
+
+/** The database goes away under a running server, and comes back (a MariaDB of the test's own). */
+describe('database outage', function () {
+  this.timeout(90_000);
+  let mariadb: PrivateMariaDb;
+  let server: TestServer;
+
+  before(async () => {
+    mariadb = await startPrivateMariaDb();
+    server = await startTestServer({ database: { url: mariadb.url } });
+  });
+  after(async () => {
+    await server.close();
+    await mariadb.destroy();
+  });
+
+  const post = () =>
+    https(server.pki, {
+      port: server.ports.restSender,
+      method: 'POST',
+      path: '/key-capsules',
+      headers: { 'content-type': 'application/json' },
+      body: capsuleJson(capsuleFor(server.pki.clients.ecP256)),
+    });
+
+  it('answers 503 / UNAVAILABLE with a clear message while the database is down, then recovers by itself', async () => {
+    const before = await post();
+    expect(before.status).to.equal(201);
+    const storedId = String(before.headers['location']).slice('/key-capsules/'.length);
+
+    await mariadb.stop();
+    const down = await post();
+    expect(down.status).to.equal(503);
+    expect(JSON.parse(down.body).detail).to.equal('the database is unavailable; try again later');
+    const sender = senderClient(server.pki, server.ports.grpcSender);
+    try {
+      const capsule = capsuleFor(server.pki.clients.ecP256);
+      await grpcCreateCapsule(sender, {
+        capsule: {
+          recipientId: capsule.recipientId,
+          ephemeralKeyMaterial: capsule.ephemeralKeyMaterial,
+          capsuleType: CapsuleType.CAPSULE_TYPE_ECC_SECP256R1,
+        },
+      }).then(
+        () => expect.fail('the call succeeded while the database was down'),
+        (error: ServiceError) => {
+          expect(status[error.code]).to.equal('UNAVAILABLE');
+          expect(error.details).to.equal('the database is unavailable; try again later');
+        },
+      );
+    } finally {
+      sender.close();
+    }
+    expect(await readiness(server.app.managementPort ?? 0)).to.equal(503);
+
+    await mariadb.start();
+    expect(await readiness(server.app.managementPort ?? 0)).to.equal(200);
+    expect((await post()).status).to.equal(201);
+    const fetched = await https(server.pki, {
+      port: server.ports.restRecipient,
+      method: 'GET',
+      path: `/key-capsules/${storedId}`,
+      client: server.pki.clients.ecP256,
+    });
+    expect(fetched.status).to.equal(200);
+  });
+});

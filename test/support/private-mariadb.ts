@@ -1,0 +1,99 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createConnection } from 'mysql2/promise';
+
+/**
+ * A MariaDB server of the test's own (its own data directory and port on 127.0.0.1), so that a test can stop and
+ * restart the database under a running key server without disturbing the shared one. `--no-defaults` keeps the
+ * machine's my.cnf (user, log paths) out of it.
+ */
+export interface PrivateMariaDb {
+  /** `mysql://root@127.0.0.1:<port>/cdoc2` */
+  readonly url: string;
+  readonly port: number;
+  stop(): Promise<void>;
+  start(): Promise<void>;
+  /** Stops it and removes its data directory. */
+  destroy(): Promise<void>;
+}
+
+const freePort = (): Promise<number> =>
+  new Promise((resolve, reject) => {
+    const server = createServer();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+
+export async function startPrivateMariaDb(): Promise<PrivateMariaDb> {
+  const dir = mkdtempSync(join(tmpdir(), 'cdoc2-mariadb-'));
+  const data = join(dir, 'data');
+  const install = spawnSync(
+    'mariadb-install-db',
+    ['--no-defaults', `--datadir=${data}`, '--user=root', '--auth-root-authentication-method=normal', '--skip-test-db'],
+    { encoding: 'utf8' },
+  );
+  if (install.status !== 0) {
+    throw new Error(`mariadb-install-db failed: ${install.stdout}${install.stderr}`);
+  }
+  const port = await freePort();
+  let child: ChildProcess | undefined;
+
+  const start = async (): Promise<void> => {
+    child = spawn(
+      'mariadbd',
+      [
+        '--no-defaults',
+        `--datadir=${data}`,
+        `--port=${port}`,
+        '--bind-address=127.0.0.1',
+        `--socket=${join(dir, 'mysqld.sock')}`,
+        `--pid-file=${join(dir, 'mysqld.pid')}`,
+        '--user=root',
+        '--skip-name-resolve',
+      ],
+      { stdio: 'ignore' },
+    );
+    const deadline = Date.now() + 20_000;
+    for (;;) {
+      try {
+        const connection = await createConnection({ host: '127.0.0.1', port, user: 'root', connectTimeout: 1000 });
+        await connection.query('CREATE DATABASE IF NOT EXISTS cdoc2');
+        await connection.end();
+        return;
+      } catch (error) {
+        if (Date.now() > deadline) {
+          throw new Error(`the private MariaDB did not start on port ${port}: ${(error as Error).message}`);
+        }
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    }
+  };
+
+  const stop = async (): Promise<void> => {
+    const running = child;
+    child = undefined;
+    if (running && running.exitCode === null) {
+      const exited = new Promise((resolve) => running.once('exit', resolve));
+      running.kill('SIGTERM');
+      await exited;
+    }
+  };
+
+  await start();
+  return {
+    url: `mysql://root@127.0.0.1:${port}/cdoc2`,
+    port,
+    stop,
+    start,
+    destroy: async () => {
+      await stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
