@@ -68,7 +68,9 @@ export async function startPrivateMariaDb(): Promise<PrivateMariaDb> {
         return;
       } catch (error) {
         if (Date.now() > deadline) {
-          throw new Error(`the private MariaDB did not start on port ${port}: ${(error as Error).message}`);
+          throw new Error(`the private MariaDB did not start on port ${port}: ${(error as Error).message}`, {
+            cause: error,
+          });
         }
         await new Promise((resolve) => setTimeout(resolve, 100));
       }
