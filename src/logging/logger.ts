@@ -1,4 +1,5 @@
 import pino from 'pino';
+import pretty from 'pino-pretty';
 
 export type Logger = pino.Logger;
 
@@ -11,7 +12,12 @@ export interface LogOptions {
  * JSON-lines logging (pino). Redaction is a second line of defence: nothing that carries key material, capsules,
  * tickets or nonces is ever passed to the logger in the first place.
  */
-export function createLogger({ level }: LogOptions, destination?: pino.DestinationStream): Logger {
+export function createLogger(
+  { level, pretty: humanReadable }: LogOptions,
+  destination?: pino.DestinationStream,
+): Logger {
+  // `log.pretty`: one coloured, human-readable line per entry (for a developer's terminal, not for collection).
+  const stream = humanReadable ? pretty({ colorize: true, destination: destination ?? 1, sync: true }) : destination;
   return pino(
     {
       level,
@@ -22,6 +28,6 @@ export function createLogger({ level }: LogOptions, destination?: pino.Destinati
         censor: '[redacted]',
       },
     },
-    destination,
+    stream,
   );
 }

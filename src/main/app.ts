@@ -6,7 +6,7 @@ import { runExpiryCleanup, type ExpiredRowDeleter } from '../domain/capsules/exp
 import { systemClock, type Clock } from '../domain/clock.js';
 import type { RandomSource } from '../domain/random.js';
 import type { Logger } from '../logging/logger.js';
-import { createDatabase, isSchemaCurrent, migrateLatest, type Database } from '../storage/database.js';
+import { createDatabase, isSchemaCurrent, migrateLatest, poolUse, type Database } from '../storage/database.js';
 import { createMetrics, type RequestObserver } from '../observability/metrics.js';
 import { startManagementListener, type Readiness } from '../transport/management/management-server.js';
 import { readFileSync } from 'node:fs';
@@ -310,7 +310,10 @@ export async function startApp(config: Config, { logger, clock = systemClock }: 
 
   const capsuleStore = createKnexCapsuleStore(db);
   const shareStore = createKnexShareStore(db);
-  const metrics = createMetrics(() => revocation.stats);
+  const metrics = createMetrics(
+    () => revocation.stats,
+    () => poolUse(db),
+  );
   const healthMonitor = createHealthMonitor(() => readiness(db), HEALTH_INTERVAL_MS);
   await healthMonitor.refresh();
   const wiring: Wiring = {

@@ -12,6 +12,13 @@ export interface RevocationCounters {
   readonly refusals: number;
 }
 
+/** The database connection pool's current use (Knex's tarn pool). */
+export interface PoolUse {
+  readonly used: number;
+  readonly free: number;
+  readonly pendingAcquires: number;
+}
+
 export interface Metrics extends RequestObserver {
   readonly registry: Registry;
   cleanupDeleted(count: number): void;
@@ -22,7 +29,7 @@ export interface Metrics extends RequestObserver {
  * outcome, their latency, cleanup deletions, OCSP counters, and Node's process metrics. Labels never carry ids,
  * keys or names: operations are fixed names and outcomes are status codes.
  */
-export function createMetrics(revocation: () => RevocationCounters): Metrics {
+export function createMetrics(revocation: () => RevocationCounters, pool: () => PoolUse): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const requests = new Counter({
@@ -65,6 +72,18 @@ export function createMetrics(revocation: () => RevocationCounters): Metrics {
     'Certificates refused by the revocation policy since start',
     (c) => c.refusals,
   );
+  new Gauge({
+    name: 'cdoc2_database_pool_connections',
+    help: 'Database connections by state: used, free, and requests waiting for one (pending)',
+    labelNames: ['state'] as const,
+    registers: [registry],
+    collect() {
+      const use = pool();
+      this.set({ state: 'used' }, use.used);
+      this.set({ state: 'free' }, use.free);
+      this.set({ state: 'pending' }, use.pendingAcquires);
+    },
+  });
   return {
     registry,
     observe(transport, operation, outcome, durationMs) {

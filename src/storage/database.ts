@@ -72,6 +72,14 @@ export function createDatabase({ url, poolMax = 10, logger }: DatabaseOptions): 
   throw new Error('database url must start with mysql:// or sqlite:');
 }
 
+/** How the connection pool is used now (for metrics). */
+export function poolUse(db: Database): { used: number; free: number; pendingAcquires: number } {
+  const pool = (db.client as { pool?: { numUsed(): number; numFree(): number; numPendingAcquires(): number } }).pool;
+  return pool
+    ? { used: pool.numUsed(), free: pool.numFree(), pendingAcquires: pool.numPendingAcquires() }
+    : { used: 0, free: 0, pendingAcquires: 0 };
+}
+
 export async function migrateLatest(db: Database): Promise<void> {
   await db.migrate.latest();
 }

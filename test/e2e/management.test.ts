@@ -93,6 +93,8 @@ describe('management listener (health, readiness, info, metrics)', () => {
     expect(text).to.contain('cdoc2_request_duration_seconds_bucket');
     expect(text).to.contain('process_cpu_user_seconds_total');
     expect(text).to.contain('cdoc2_ocsp_cache_hits 0');
+    expect(text).to.match(/cdoc2_database_pool_connections\{state="free"\} \d+/);
+    expect(text).to.contain('cdoc2_database_pool_connections{state="pending"} 0');
     // Nothing identifying: no capsule ids or key material in labels.
     expect(text).to.not.match(/KC[0-9a-f]{32}/);
   });

@@ -10,6 +10,7 @@ import {
 import type { Logger } from '../../logging/logger.js';
 import type { RequestObserver } from '../../observability/metrics.js';
 import { toPublicError } from '../error-table.js';
+import { subjectForLog } from '../tls/subject-for-log.js';
 
 /** What a handler knows of its call, beyond the request message. */
 export interface CallContext {
@@ -99,6 +100,7 @@ export function bindService<D extends Readonly<Record<string, GeneratedMethod>>>
             outcome,
             durationMs,
             peer: context.peer,
+            certificate: subjectForLog(context.peerCertificate),
           },
           'request',
         );

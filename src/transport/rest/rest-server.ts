@@ -13,6 +13,7 @@ import {
   type ServerIdentity,
 } from '../tls/tls-material.js';
 import { sendProblem } from './problem.js';
+import { subjectForLog } from '../tls/subject-for-log.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -118,6 +119,7 @@ export async function startRestListener(options: RestListenerOptions): Promise<R
         outcome: reply.statusCode,
         durationMs: reply.elapsedTime,
         client: request.ip,
+        certificate: mutual ? subjectForLog(tlsSocketOf(request.raw.socket).getPeerCertificate()?.raw) : undefined,
       },
       'request',
     );

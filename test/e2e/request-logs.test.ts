@@ -1,0 +1,153 @@
+import { Writable } from 'node:stream';
+import { expect } from 'chai';
+import { CapsuleType } from '../../gen/cdoc2/capsules/v1/capsules.js';
+import { createAuthTicket, oneLinePem, serialNumberOf } from '../support/auth-ticket-builder.js';
+import { capsuleFor, capsuleJson } from '../support/capsule-fixtures.js';
+import {
+  grpcCreateCapsule,
+  grpcGetCapsule,
+  https,
+  recipientClient,
+  senderClient,
+  startTestServer,
+  TEST_SHARES_BASE_URL,
+  type TestServer,
+} from '../support/test-server.js';
+
+interface LogLine {
+  msg: string;
+  transport?: string;
+  operation?: string;
+  outcome?: string | number;
+  durationMs?: number;
+  requestId?: string;
+  reqId?: string;
+  certificate?: string;
+}
+
+/** The JSON log lines of real requests: one per request, with what operators need and nothing secret. */
+describe('request logs', () => {
+  const lines: string[] = [];
+  let server: TestServer;
+
+  before(async () => {
+    server = await startTestServer(
+      { log: { level: 'info' } },
+      {
+        logDestination: new Writable({
+          write(chunk: Buffer, _encoding, done) {
+            lines.push(
+              ...chunk
+                .toString('utf8')
+                .split('\n')
+                .filter((line) => line !== ''),
+            );
+            done();
+          },
+        }),
+      },
+    );
+  });
+  after(() => server.close());
+
+  it('logs one line per request, with its id, operation, transport, outcome and duration, and no secret', async () => {
+    const client = server.pki.clients.ecP256;
+    const capsule = capsuleFor(client);
+    lines.length = 0;
+
+    const created = await https(server.pki, {
+      port: server.ports.restSender,
+      method: 'POST',
+      path: '/key-capsules',
+      headers: { 'content-type': 'application/json' },
+      body: capsuleJson(capsule),
+    });
+    const capsuleId = String(created.headers['location']).slice('/key-capsules/'.length);
+    await https(server.pki, {
+      port: server.ports.restRecipient,
+      method: 'GET',
+      path: `/key-capsules/${capsuleId}`,
+      client,
+    });
+
+    const sender = senderClient(server.pki, server.ports.grpcSender);
+    const recipient = recipientClient(server.pki, server.ports.grpcRecipient, client);
+    try {
+      const viaGrpc = await grpcCreateCapsule(sender, {
+        capsule: {
+          recipientId: capsule.recipientId,
+          ephemeralKeyMaterial: capsule.ephemeralKeyMaterial,
+          capsuleType: CapsuleType.CAPSULE_TYPE_ECC_SECP256R1,
+        },
+      });
+      await grpcGetCapsule(recipient, { transactionId: viaGrpc.transactionId });
+    } finally {
+      sender.close();
+      recipient.close();
+    }
+
+    const signer = server.pki.auth.rsa2048;
+    const share = Buffer.alloc(32, 0x5a).toString('base64');
+    const stored = await https(server.pki, {
+      port: server.sharePorts.rest,
+      method: 'POST',
+      path: '/key-shares',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ share, recipient: `etsi/${serialNumberOf(signer)}` }),
+    });
+    const shareId = String(stored.headers['location']).slice('/key-shares/'.length);
+    const nonce = JSON.parse(
+      (await https(server.pki, { port: server.sharePorts.rest, method: 'POST', path: `/key-shares/${shareId}/nonce` }))
+        .body,
+    ).nonce as string;
+    const ticket = createAuthTicket({
+      signer,
+      urls: [`${TEST_SHARES_BASE_URL}/key-shares/${shareId}?nonce=${nonce}`],
+    }).presentationFor(0);
+    const fetched = await https(server.pki, {
+      port: server.sharePorts.rest,
+      method: 'GET',
+      path: `/key-shares/${shareId}`,
+      headers: { 'x-cdoc2-auth-ticket': ticket, 'x-cdoc2-auth-x5c': oneLinePem(signer) },
+    });
+    expect(fetched.status).to.equal(200);
+
+    const requests = lines.map((line) => JSON.parse(line) as LogLine).filter((line) => line.msg === 'request');
+    expect(requests.map((line) => `${line.transport} ${line.operation} ${line.outcome}`)).to.deep.equal([
+      'rest createCapsule 201',
+      'rest getCapsuleByTransactionId 200',
+      'grpc /cdoc2.capsules.v1.KeyCapsuleSenderService/CreateKeyCapsule OK',
+      'grpc /cdoc2.capsules.v1.KeyCapsuleRecipientService/GetKeyCapsule OK',
+      'rest createKeyShare 201',
+      'rest createNonce 200',
+      'rest getKeyShareByShareId 200',
+    ]);
+    for (const line of requests) {
+      expect(line.requestId ?? line.reqId, 'request id').to.match(/^[0-9a-f-]{36}$/);
+      expect(line.durationMs).to.be.a('number');
+    }
+    // The recipient's certificate is named by its organisation only: no CN, no person.
+    const recipientLines = requests.filter(
+      (line) => line.operation?.includes('GetKeyCapsule') || line.operation === 'getCapsuleByTransactionId',
+    );
+    expect(recipientLines.map((line) => line.certificate)).to.deep.equal([
+      'O=cdoc2-keyserver tests',
+      'O=cdoc2-keyserver tests',
+    ]);
+
+    const everything = lines.join('\n');
+    for (const secret of [
+      capsule.recipientId.toString('base64'),
+      capsule.ephemeralKeyMaterial.toString('base64'),
+      share,
+      nonce,
+      ticket.slice(0, 40),
+      oneLinePem(signer).slice(30, 90),
+      'Recipient ecP256',
+      'TESTNUMBER',
+      serialNumberOf(signer),
+    ]) {
+      expect(everything, `the logs contain ${secret.slice(0, 20)}…`).to.not.contain(secret);
+    }
+  });
+});
