@@ -40,6 +40,7 @@ import { startRestListener } from '../transport/rest/rest-server.js';
 import { openApiFile, packageRoot } from './paths.js';
 import { createHealthMonitor } from './health-monitor.js';
 import type { HealthSource } from '../transport/grpc/health-service.js';
+import { createReflection, type ReflectionInstaller } from '../transport/grpc/reflection.js';
 import { createPeriodicTask } from './periodic-task.js';
 import { readCertificateBundle, readServerIdentity } from './tls-files.js';
 import type { CapsuleStore } from '../domain/capsules/capsule-store.js';
@@ -142,13 +143,14 @@ interface Wiring {
   readonly ocspStaple: OcspStapleSource | undefined;
   readonly observer: RequestObserver;
   readonly health: HealthSource;
+  readonly reflection: ReflectionInstaller;
   /** Each listener started registers its close here, so that a failed start closes what it opened. */
   readonly closers: Array<() => Promise<void>>;
 }
 
 /** The key capsule server (spec/capsule-server.md): REST and gRPC, a sender and a recipient listener each. */
 async function startCapsuleServer(
-  { config, logger, clock, identity, ocspStaple, observer, health, closers }: Wiring,
+  { config, logger, clock, identity, ocspStaple, observer, health, reflection, closers }: Wiring,
   store: CapsuleStore,
   clientCa: readonly Buffer[],
   assertClientTrusted: ClientTrustCheck,
@@ -193,8 +195,7 @@ async function startCapsuleServer(
     ports.grpcSender,
     createTls13ServerCredentials(identity),
     [createCapsuleSenderGrpcService(service, serverLogger, observer)],
-    ocspStaple,
-    health,
+    { ocspStaple, health, reflection },
   );
   closers.push(() => grpcSender.close());
   const grpcRecipient = await startGrpcListener(
@@ -202,8 +203,7 @@ async function startCapsuleServer(
     ports.grpcRecipient,
     createTls13ServerCredentials(identity, clientCa),
     [createCapsuleRecipientGrpcService(service, serverLogger, assertClientTrusted, observer)],
-    ocspStaple,
-    health,
+    { ocspStaple, health, reflection },
   );
   closers.push(() => grpcRecipient.close());
   return {
@@ -216,7 +216,7 @@ async function startCapsuleServer(
 
 /** The shares server (spec/shares-server.md): one REST and one gRPC listener. */
 async function startSharesServer(
-  { config, logger, clock, identity, ocspStaple, observer, health, closers }: Wiring,
+  { config, logger, clock, identity, ocspStaple, observer, health, reflection, closers }: Wiring,
   store: ShareStore,
   trust: CertificateTrust,
 ): Promise<SharePorts> {
@@ -254,8 +254,7 @@ async function startSharesServer(
       createShareSenderGrpcService(service, serverLogger, observer),
       createShareRecipientGrpcService(service, serverLogger, observer),
     ],
-    ocspStaple,
-    health,
+    { ocspStaple, health, reflection },
   );
   closers.push(() => grpc.close());
   return { rest: rest.port, grpc: grpc.port };
@@ -324,6 +323,7 @@ export async function startApp(config: Config, { logger, clock = systemClock }: 
     ocspStaple,
     observer: metrics,
     health: healthMonitor,
+    reflection: createReflection(join(packageRoot(), 'proto')),
     closers,
   };
   let capsulePorts: CapsulePorts | undefined;

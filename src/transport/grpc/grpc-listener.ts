@@ -2,6 +2,7 @@ import { Server, type ServerCredentials } from '@grpc/grpc-js';
 import type { EventEmitter } from 'node:events';
 import { attachOcspStapling, type OcspStapleSource } from '../tls/tls-material.js';
 import { createHealthService, serviceNameOf, type HealthSource } from './health-service.js';
+import type { ReflectionInstaller } from './reflection.js';
 import type { BoundService } from './unary.js';
 
 export interface GrpcListener {
@@ -33,19 +34,29 @@ function http2ServersOf(server: Server): EventEmitter[] {
   return [...(servers as Map<EventEmitter, unknown>).keys()];
 }
 
+export interface GrpcListenerOptions {
+  /** The OCSP response to staple on every handshake, if any. */
+  readonly ocspStaple?: OcspStapleSource | undefined;
+  /** Serve grpc.health.v1.Health following this source. */
+  readonly health?: HealthSource | undefined;
+  /** Serve gRPC server reflection. */
+  readonly reflection?: ReflectionInstaller | undefined;
+}
+
 export async function startGrpcListener(
   host: string,
   port: number,
   credentials: ServerCredentials,
   services: readonly BoundService[],
-  ocspStaple?: OcspStapleSource,
-  health?: HealthSource,
+  { ocspStaple, health, reflection }: GrpcListenerOptions = {},
 ): Promise<GrpcListener> {
   const server = new Server(SERVER_OPTIONS);
-  const all = health ? [...services, createHealthService(services.map(serviceNameOf), health)] : services;
+  const names = services.map(serviceNameOf);
+  const all = health ? [...services, createHealthService(names, health)] : services;
   for (const service of all) {
     server.addService(service.definition, service.implementation);
   }
+  reflection?.(server, names);
   const address = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
   const boundPort = await new Promise<number>((resolve, reject) => {
     server.bindAsync(address, credentials, (error, bound) => (error ? reject(error) : resolve(bound)));
