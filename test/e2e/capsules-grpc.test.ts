@@ -7,7 +7,7 @@ import {
   type KeyCapsuleSenderServiceClient,
 } from '../../gen/cdoc2/capsules/v1/capsules.js';
 import { CLIENT_KEYS, type ClientName } from '../support/test-pki.js';
-import { capsuleFor, type TestCapsule } from '../support/capsule-fixtures.js';
+import { capsuleFor, protoCapsule } from '../support/capsule-fixtures.js';
 import { expectGrpcStatus } from '../support/grpc-assertions.js';
 import {
   grpcCreateCapsule,
@@ -19,19 +19,6 @@ import {
 } from '../support/test-server.js';
 
 const DAY = 86_400_000;
-
-const PROTO_TYPES = {
-  ecc_secp256r1: CapsuleType.CAPSULE_TYPE_ECC_SECP256R1,
-  ecc_secp384r1: CapsuleType.CAPSULE_TYPE_ECC_SECP384R1,
-  ecc_secp521r1: CapsuleType.CAPSULE_TYPE_ECC_SECP521R1,
-  rsa: CapsuleType.CAPSULE_TYPE_RSA,
-} as const;
-
-const toProto = (capsule: TestCapsule): Capsule => ({
-  recipientId: capsule.recipientId,
-  ephemeralKeyMaterial: capsule.ephemeralKeyMaterial,
-  capsuleType: PROTO_TYPES[capsule.capsuleType],
-});
 
 describe('key capsule server over gRPC (real TLS 1.3, MariaDB)', () => {
   let server: TestServer;
@@ -65,7 +52,7 @@ describe('key capsule server over gRPC (real TLS 1.3, MariaDB)', () => {
 
   for (const name of Object.keys(CLIENT_KEYS) as ClientName[]) {
     it(`stores a capsule and serves it to the ${name} certificate that holds the recipient key`, async () => {
-      const capsule = toProto(capsuleFor(server.pki.clients[name]));
+      const capsule = protoCapsule(capsuleFor(server.pki.clients[name]));
       const created = await create(capsule);
       expect(created.transactionId).to.match(/^KC[0-9a-f]{32}$/);
       const fetched = await get(created.transactionId, name);
@@ -75,13 +62,13 @@ describe('key capsule server over gRPC (real TLS 1.3, MariaDB)', () => {
   }
 
   it('applies the default expiry when none is requested', async () => {
-    const created = await create(toProto(capsuleFor(server.pki.clients.ecP256)));
+    const created = await create(protoCapsule(capsuleFor(server.pki.clients.ecP256)));
     expect(created.expiryTime?.getTime()).to.equal(server.clock.now().getTime() + 10 * DAY);
     expect(created.expiryTimeAdjusted).to.equal(false);
   });
 
   it('clamps an expiry beyond the maximum and reports expiry_time_adjusted on create and get', async () => {
-    const created = await create(toProto(capsuleFor(server.pki.clients.ecP256)), new Date('2199-01-01T00:00:00Z'));
+    const created = await create(protoCapsule(capsuleFor(server.pki.clients.ecP256)), new Date('2199-01-01T00:00:00Z'));
     expect(created.expiryTimeAdjusted).to.equal(true);
     expect(created.expiryTime?.getTime()).to.equal(server.clock.now().getTime() + 30 * DAY);
     const fetched = await get(created.transactionId);
@@ -90,19 +77,19 @@ describe('key capsule server over gRPC (real TLS 1.3, MariaDB)', () => {
 
   it('refuses an expiry in the past with INVALID_ARGUMENT', async () => {
     await expectGrpcStatus(
-      create(toProto(capsuleFor(server.pki.clients.ecP256)), new Date(server.clock.now().getTime() - 1000)),
+      create(protoCapsule(capsuleFor(server.pki.clients.ecP256)), new Date(server.clock.now().getTime() - 1000)),
       status.INVALID_ARGUMENT,
     );
   });
 
   it('stores the same capsule twice as two capsules with two ids', async () => {
-    const capsule = toProto(capsuleFor(server.pki.clients.ecP256));
+    const capsule = protoCapsule(capsuleFor(server.pki.clients.ecP256));
     const [first, second] = await Promise.all([create(capsule), create(capsule)]);
     expect(first.transactionId).to.not.equal(second.transactionId);
   });
 
   it('answers NOT_FOUND when the certificate does not match, identical to an unknown id', async () => {
-    const created = await create(toProto(capsuleFor(server.pki.clients.ecP256)));
+    const created = await create(protoCapsule(capsuleFor(server.pki.clients.ecP256)));
     const wrong = await expectGrpcStatus(get(created.transactionId, 'ecP521'), status.NOT_FOUND);
     const wrongKind = await expectGrpcStatus(get(created.transactionId, 'rsa4096'), status.NOT_FOUND);
     const unknown = await expectGrpcStatus(get(`KC${'0'.repeat(32)}`), status.NOT_FOUND);
@@ -113,7 +100,7 @@ describe('key capsule server over gRPC (real TLS 1.3, MariaDB)', () => {
 
   it('answers NOT_FOUND once the capsule has expired', async () => {
     const created = await create(
-      toProto(capsuleFor(server.pki.clients.ecP256)),
+      protoCapsule(capsuleFor(server.pki.clients.ecP256)),
       new Date(server.clock.now().getTime() + DAY),
     );
     await get(created.transactionId);
@@ -134,13 +121,16 @@ describe('key capsule server over gRPC (real TLS 1.3, MariaDB)', () => {
   }
 
   it('answers INVALID_ARGUMENT to a 2101-byte ephemeral_key_material', async () => {
-    const capsule = { ...toProto(capsuleFor(server.pki.clients.rsa2048)), ephemeralKeyMaterial: Buffer.alloc(2101) };
+    const capsule = {
+      ...protoCapsule(capsuleFor(server.pki.clients.rsa2048)),
+      ephemeralKeyMaterial: Buffer.alloc(2101),
+    };
     const error = await expectGrpcStatus(create(capsule), status.INVALID_ARGUMENT);
     expect(error.details).to.match(/ephemeral_key_material/);
   });
 
   it('answers INVALID_ARGUMENT to a missing capsule, an unspecified and an unknown capsule type', async () => {
-    const valid = toProto(capsuleFor(server.pki.clients.ecP256));
+    const valid = protoCapsule(capsuleFor(server.pki.clients.ecP256));
     expect((await expectGrpcStatus(grpcCreateCapsule(sender, {}), status.INVALID_ARGUMENT)).details).to.match(
       /capsule is required/,
     );
@@ -156,7 +146,7 @@ describe('key capsule server over gRPC (real TLS 1.3, MariaDB)', () => {
   });
 
   it('answers INVALID_ARGUMENT to a point that is not on the curve', async () => {
-    const valid = toProto(capsuleFor(server.pki.clients.ecP256));
+    const valid = protoCapsule(capsuleFor(server.pki.clients.ecP256));
     const offCurve = Buffer.from(valid.recipientId);
     offCurve[64] = (offCurve[64] ?? 0) ^ 1;
     const error = await expectGrpcStatus(create({ ...valid, recipientId: offCurve }), status.INVALID_ARGUMENT);
@@ -194,7 +184,7 @@ describe('key capsule server over gRPC (real TLS 1.3, MariaDB)', () => {
   it('refuses absurdly large metadata and keeps serving', async () => {
     const metadata = new Metadata();
     metadata.set('x-absurd', 'a'.repeat(40_000));
-    const capsule = toProto(capsuleFor(server.pki.clients.ecP256));
+    const capsule = protoCapsule(capsuleFor(server.pki.clients.ecP256));
     const refused = await new Promise<ServiceError | undefined>((resolve) => {
       sender.createKeyCapsule({ capsule, requestedExpiryTime: undefined }, metadata, (error) =>
         resolve(error ?? undefined),
@@ -208,7 +198,10 @@ describe('key capsule server over gRPC (real TLS 1.3, MariaDB)', () => {
   });
 
   it('refuses a request larger than 64 KiB before decoding it', async () => {
-    const capsule = { ...toProto(capsuleFor(server.pki.clients.rsa2048)), ephemeralKeyMaterial: Buffer.alloc(70_000) };
+    const capsule = {
+      ...protoCapsule(capsuleFor(server.pki.clients.rsa2048)),
+      ephemeralKeyMaterial: Buffer.alloc(70_000),
+    };
     await expectGrpcStatus(create(capsule), status.RESOURCE_EXHAUSTED);
   });
 });

@@ -1,8 +1,7 @@
 import { request } from 'node:http';
 import { expect } from 'chai';
 import { status, type ServiceError } from '@grpc/grpc-js';
-import { CapsuleType } from '../../gen/cdoc2/capsules/v1/capsules.js';
-import { capsuleFor, capsuleJson } from '../support/capsule-fixtures.js';
+import { capsuleFor, capsuleJson, protoCapsule } from '../support/capsule-fixtures.js';
 import { startPrivateMariaDb, type PrivateMariaDb } from '../support/private-mariadb.js';
 import { grpcCreateCapsule, https, senderClient, startTestServer, type TestServer } from '../support/test-server.js';
 
@@ -53,11 +52,7 @@ describe('database outage', function () {
     try {
       const capsule = capsuleFor(server.pki.clients.ecP256);
       await grpcCreateCapsule(sender, {
-        capsule: {
-          recipientId: capsule.recipientId,
-          ephemeralKeyMaterial: capsule.ephemeralKeyMaterial,
-          capsuleType: CapsuleType.CAPSULE_TYPE_ECC_SECP256R1,
-        },
+        capsule: protoCapsule(capsule),
       }).then(
         () => expect.fail('the call succeeded while the database was down'),
         (error: ServiceError) => {

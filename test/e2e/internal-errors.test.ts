@@ -1,7 +1,6 @@
 import { expect } from 'chai';
 import { status, type ServiceError } from '@grpc/grpc-js';
-import { CapsuleType } from '../../gen/cdoc2/capsules/v1/capsules.js';
-import { capsuleFor, capsuleJson } from '../support/capsule-fixtures.js';
+import { capsuleFor, capsuleJson, protoCapsule } from '../support/capsule-fixtures.js';
 import { grpcCreateCapsule, https, senderClient, startTestServer, type TestServer } from '../support/test-server.js';
 
 /**
@@ -40,11 +39,7 @@ describe('internal errors never reach a client', () => {
     const capsule = capsuleFor(server.pki.clients.ecP256);
     try {
       await grpcCreateCapsule(sender, {
-        capsule: {
-          recipientId: capsule.recipientId,
-          ephemeralKeyMaterial: capsule.ephemeralKeyMaterial,
-          capsuleType: CapsuleType.CAPSULE_TYPE_ECC_SECP256R1,
-        },
+        capsule: protoCapsule(capsule),
       });
       expect.fail('the call succeeded');
     } catch (error) {

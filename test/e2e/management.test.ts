@@ -1,7 +1,6 @@
 import { request } from 'node:http';
 import { expect } from 'chai';
-import { CapsuleType } from '../../gen/cdoc2/capsules/v1/capsules.js';
-import { capsuleFor, capsuleJson } from '../support/capsule-fixtures.js';
+import { capsuleFor, capsuleJson, protoCapsule } from '../support/capsule-fixtures.js';
 import { grpcCreateCapsule, https, senderClient, startTestServer, type TestServer } from '../support/test-server.js';
 
 /** A plain-HTTP GET to the management listener. */
@@ -75,11 +74,7 @@ describe('management listener (health, readiness, info, metrics)', () => {
     const sender = senderClient(server.pki, server.ports.grpcSender);
     try {
       await grpcCreateCapsule(sender, {
-        capsule: {
-          recipientId: capsule.recipientId,
-          ephemeralKeyMaterial: capsule.ephemeralKeyMaterial,
-          capsuleType: CapsuleType.CAPSULE_TYPE_ECC_SECP256R1,
-        },
+        capsule: protoCapsule(capsule),
       });
     } finally {
       sender.close();

@@ -1,9 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { expect } from 'chai';
-import { CapsuleType } from '../../gen/cdoc2/capsules/v1/capsules.js';
 import { createDatabase, type Database } from '../../src/storage/database.js';
 import { createAuthTicket, oneLinePem, serialNumberOf } from '../support/auth-ticket-builder.js';
-import { capsuleFor, capsuleJson } from '../support/capsule-fixtures.js';
+import { capsuleFor, capsuleJson, protoCapsule } from '../support/capsule-fixtures.js';
 import { createTestDatabase, type TestDatabase } from '../support/mysql.js';
 import { startServerProcess, type ServerProcess } from '../support/server-process.js';
 import { getTestPki, type TestPki } from '../support/test-pki.js';
@@ -133,11 +132,7 @@ describe('server processes', function () {
       const recipient = recipientClient(pki, one.capsulePorts.grpcRecipient, client);
       try {
         const viaGrpc = await grpcCreateCapsule(sender, {
-          capsule: {
-            recipientId: capsule.recipientId,
-            ephemeralKeyMaterial: capsule.ephemeralKeyMaterial,
-            capsuleType: CapsuleType.CAPSULE_TYPE_RSA,
-          },
+          capsule: protoCapsule(capsule),
         });
         const got = await grpcGetCapsule(recipient, { transactionId: viaGrpc.transactionId });
         expect(Buffer.from(got.capsule?.recipientId ?? []).equals(capsule.recipientId)).to.equal(true);

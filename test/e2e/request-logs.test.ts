@@ -1,8 +1,7 @@
 import { Writable } from 'node:stream';
 import { expect } from 'chai';
-import { CapsuleType } from '../../gen/cdoc2/capsules/v1/capsules.js';
 import { createAuthTicket, oneLinePem, serialNumberOf } from '../support/auth-ticket-builder.js';
-import { capsuleFor, capsuleJson } from '../support/capsule-fixtures.js';
+import { capsuleFor, capsuleJson, protoCapsule } from '../support/capsule-fixtures.js';
 import {
   grpcCreateCapsule,
   grpcGetCapsule,
@@ -74,11 +73,7 @@ describe('request logs', () => {
     const recipient = recipientClient(server.pki, server.ports.grpcRecipient, client);
     try {
       const viaGrpc = await grpcCreateCapsule(sender, {
-        capsule: {
-          recipientId: capsule.recipientId,
-          ephemeralKeyMaterial: capsule.ephemeralKeyMaterial,
-          capsuleType: CapsuleType.CAPSULE_TYPE_ECC_SECP256R1,
-        },
+        capsule: protoCapsule(capsule),
       });
       await grpcGetCapsule(recipient, { transactionId: viaGrpc.transactionId });
     } finally {

@@ -3,7 +3,7 @@ import { expect } from 'chai';
 import { status, type ServiceError } from '@grpc/grpc-js';
 import type { IssuedCertificate } from '../../src/pki/certificates.js';
 import type { CapsulePorts } from '../../src/main/app.js';
-import { capsuleFor } from '../support/capsule-fixtures.js';
+import { capsuleFor, protoCapsule } from '../support/capsule-fixtures.js';
 import {
   grpcCreateCapsule,
   grpcGetCapsule,
@@ -36,11 +36,7 @@ describe('TLS policy on every listener', () => {
     const sender = senderClient(server.pki, server.ports.grpcSender);
     const capsule = capsuleFor(server.pki.clients.ecP256);
     const created = await grpcCreateCapsule(sender, {
-      capsule: {
-        recipientId: capsule.recipientId,
-        ephemeralKeyMaterial: capsule.ephemeralKeyMaterial,
-        capsuleType: CapsuleType.CAPSULE_TYPE_ECC_SECP256R1,
-      },
+      capsule: protoCapsule(capsule),
     });
     sender.close();
     capsuleId = created.transactionId;

@@ -1,4 +1,5 @@
 import { generateKeyPairSync, randomBytes, X509Certificate } from 'node:crypto';
+import { CapsuleType as ProtoCapsuleType, type Capsule as ProtoCapsule } from '../../gen/cdoc2/capsules/v1/capsules.js';
 import type { CapsuleType } from '../../src/domain/capsules/capsule.js';
 import type { IssuedCertificate } from '../../src/pki/certificates.js';
 import { recipientKeyFromCertificate } from '../../src/transport/tls/recipient-key-from-certificate.js';
@@ -47,3 +48,17 @@ export const capsuleJson = (capsule: TestCapsule): string =>
     ephemeral_key_material: capsule.ephemeralKeyMaterial.toString('base64'),
     capsule_type: capsule.capsuleType,
   });
+
+const PROTO_TYPES: Readonly<Record<CapsuleType, ProtoCapsuleType>> = {
+  ecc_secp256r1: ProtoCapsuleType.CAPSULE_TYPE_ECC_SECP256R1,
+  ecc_secp384r1: ProtoCapsuleType.CAPSULE_TYPE_ECC_SECP384R1,
+  ecc_secp521r1: ProtoCapsuleType.CAPSULE_TYPE_ECC_SECP521R1,
+  rsa: ProtoCapsuleType.CAPSULE_TYPE_RSA,
+};
+
+/** The same capsule as the gRPC message carries it. */
+export const protoCapsule = (capsule: TestCapsule): ProtoCapsule => ({
+  recipientId: capsule.recipientId,
+  ephemeralKeyMaterial: capsule.ephemeralKeyMaterial,
+  capsuleType: PROTO_TYPES[capsule.capsuleType],
+});
