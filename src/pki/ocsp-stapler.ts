@@ -1,6 +1,6 @@
 import { X509Certificate } from 'node:crypto';
 import type { Clock } from '../domain/clock.js';
-import { createOcspRequest, ocspUrlOf, verifyOcspResponse } from './ocsp.js';
+import { createOcspRequest, fetchOcspResponse, ocspUrlOf, verifyOcspResponse } from './ocsp.js';
 import { splitPemCertificates } from './pem.js';
 
 export interface StaplerOptions {
@@ -56,13 +56,7 @@ export function createOcspStapler(options: StaplerOptions): OcspStapler {
 
   const refresh = async (): Promise<void> => {
     try {
-      const response = await fetch(url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/ocsp-request' },
-        body: createOcspRequest(leaf, issuer),
-        signal: AbortSignal.timeout(options.timeoutMs),
-      });
-      const der = Buffer.from(await response.arrayBuffer());
+      const der = await fetchOcspResponse(url, createOcspRequest(leaf, issuer), options.timeoutMs);
       const now = options.clock.now();
       const answer = verifyOcspResponse(der, leaf, issuer, {
         now,

@@ -172,3 +172,24 @@ export function verifyOcspResponse(
     single.certStatus.good !== undefined ? 'good' : single.certStatus.revoked ? 'revoked' : 'unknown';
   return { status, thisUpdate, nextUpdate };
 }
+
+/** The largest OCSP response read; real ones are a few kilobytes. */
+const MAX_RESPONSE_BYTES = 64 * 1024;
+
+/** POSTs an OCSP request (RFC 6960 A.1) and returns the body; throws on any transport problem or timeout. */
+export async function fetchOcspResponse(url: string, request: Buffer, timeoutMs: number): Promise<Buffer> {
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/ocsp-request', accept: 'application/ocsp-response' },
+    body: request,
+    signal: AbortSignal.timeout(timeoutMs),
+  });
+  if (response.status !== 200) {
+    throw new OcspError(`the responder answered HTTP ${response.status}`);
+  }
+  const bytes = Buffer.from(await response.arrayBuffer());
+  if (bytes.length > MAX_RESPONSE_BYTES) {
+    throw new OcspError('the response is too large');
+  }
+  return bytes;
+}

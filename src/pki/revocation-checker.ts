@@ -1,6 +1,6 @@
 import type { X509Certificate } from 'node:crypto';
 import type { Clock } from '../domain/clock.js';
-import { createOcspRequest, ocspUrlOf, OcspError, verifyOcspResponse } from './ocsp.js';
+import { createOcspRequest, fetchOcspResponse, ocspUrlOf, OcspError, verifyOcspResponse } from './ocsp.js';
 
 export type RevocationMode = 'off' | 'soft-fail' | 'hard-fail';
 
@@ -36,27 +36,7 @@ export interface RevocationChecker {
   readonly stats: RevocationStats;
 }
 
-/** The largest OCSP response read; real ones are a few kilobytes. */
-const MAX_RESPONSE_BYTES = 64 * 1024;
 const SKEW_MS = 5 * 60_000;
-
-/** POSTs an OCSP request (RFC 6960 A.1) and returns the body; throws on any transport problem or timeout. */
-async function postOcsp(url: string, body: Buffer, timeoutMs: number): Promise<Buffer> {
-  const response = await fetch(url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/ocsp-request', accept: 'application/ocsp-response' },
-    body,
-    signal: AbortSignal.timeout(timeoutMs),
-  });
-  if (response.status !== 200) {
-    throw new OcspError(`the responder answered HTTP ${response.status}`);
-  }
-  const bytes = Buffer.from(await response.arrayBuffer());
-  if (bytes.length > MAX_RESPONSE_BYTES) {
-    throw new OcspError('the response is too large');
-  }
-  return bytes;
-}
 
 /**
  * OCSP checking with the `revocation` policy of spec/interfaces.md: `off` checks nothing; `hard-fail` refuses
@@ -103,7 +83,7 @@ export function createRevocationChecker(options: RevocationOptions): RevocationC
       }
       let answer;
       try {
-        const der = await postOcsp(url, createOcspRequest(certificate, issuer), options.timeoutMs);
+        const der = await fetchOcspResponse(url, createOcspRequest(certificate, issuer), options.timeoutMs);
         answer = verifyOcspResponse(der, certificate, issuer, {
           now,
           skewMs: SKEW_MS,
