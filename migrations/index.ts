@@ -20,7 +20,5 @@ export const migrationSource: Knex.MigrationSource<Migration> = {
   getMigration: (migration) => Promise.resolve(migration),
 };
 
-export const latestMigrationName = (): string => (MIGRATIONS[MIGRATIONS.length - 1] as Migration).name;
-
 /** Every migration's name, in order. */
 export const migrationNames = (): string[] => MIGRATIONS.map((migration) => migration.name);

@@ -3,6 +3,7 @@ import { X509Certificate } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
 import type { CertificateTrust } from '../domain/certificate-trust.js';
 import { unauthenticated } from '../domain/errors.js';
+import { isValidAt } from './validity.js';
 import type { RevocationChecker } from './revocation-checker.js';
 
 export interface CertificateTrustOptions {
@@ -16,10 +17,6 @@ export interface CertificateTrustOptions {
 
 /** Longest chain accepted: leaf, intermediates, anchor. */
 const MAX_DEPTH = 6;
-
-const validAt = (certificate: X509Certificate, now: Date): boolean =>
-  new Date(certificate.validFrom).getTime() <= now.getTime() &&
-  now.getTime() <= new Date(certificate.validTo).getTime();
 
 interface Constraints {
   readonly isCa: boolean;
@@ -135,7 +132,7 @@ export function createCertificateTrust({
       }
       // From here on the path ends at a trusted anchor, so its issuer is a CA we know and may be logged.
       const issuer = path[1] as X509Certificate;
-      const expired = path.find((certificate) => !validAt(certificate, now));
+      const expired = path.find((certificate) => !isValidAt(certificate, now));
       if (expired) {
         refuse(
           expired === leaf ? 'is expired or not yet valid' : 'has an issuer that is expired or not yet valid',

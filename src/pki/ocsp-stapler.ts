@@ -1,6 +1,6 @@
 import { X509Certificate } from 'node:crypto';
 import type { Clock } from '../domain/clock.js';
-import { createOcspRequest, fetchOcspResponse, ocspUrlOf, verifyOcspResponse } from './ocsp.js';
+import { createOcspRequest, fetchOcspResponse, OCSP_CLOCK_SKEW_MS, ocspUrlOf, verifyOcspResponse } from './ocsp.js';
 import { splitPemCertificates } from './pem.js';
 
 export interface StaplerOptions {
@@ -22,7 +22,6 @@ export interface OcspStapler {
 }
 
 const RETRY_MS = 60_000;
-const SKEW_MS = 5 * 60_000;
 
 /**
  * OCSP stapling of this server's own certificate (spec/capsule-server.md "Interface security": clients validate
@@ -60,7 +59,7 @@ export function createOcspStapler(options: StaplerOptions): OcspStapler {
       const now = options.clock.now();
       const answer = verifyOcspResponse(der, leaf, issuer, {
         now,
-        skewMs: SKEW_MS,
+        skewMs: OCSP_CLOCK_SKEW_MS,
         maxAgeMs: options.maxResponseAgeMs,
       });
       if (answer.status !== 'good') {
@@ -70,9 +69,7 @@ export function createOcspStapler(options: StaplerOptions): OcspStapler {
         schedule(RETRY_MS);
         return;
       }
-      const validUntil = (
-        answer.nextUpdate ?? new Date(answer.thisUpdate.getTime() + options.maxResponseAgeMs)
-      ).getTime();
+      const validUntil = answer.validUntil.getTime();
       current = { der, validUntil };
       schedule((validUntil - now.getTime()) / 2);
     } catch (error) {

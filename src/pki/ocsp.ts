@@ -15,6 +15,7 @@ import { AsnConvert, OctetString } from '@peculiar/asn1-schema';
 import { AlgorithmIdentifier } from '@peculiar/asn1-x509';
 import * as x509 from '@peculiar/x509';
 import { certificateFields } from './der.js';
+import { isValidAt } from './validity.js';
 
 /** Why a response cannot be relied on (each is a refusal under hard-fail, like an unreachable responder). */
 export class OcspError extends Error {
@@ -27,7 +28,12 @@ export interface OcspAnswer {
   readonly status: OcspStatus;
   readonly thisUpdate: Date;
   readonly nextUpdate: Date | undefined;
+  /** Until when the answer may be relied on: nextUpdate, or thisUpdate + maxAge when the responder gave none. */
+  readonly validUntil: Date;
 }
+
+/** Clock skew tolerated between this server and OCSP responders on thisUpdate and nextUpdate. */
+export const OCSP_CLOCK_SKEW_MS = 5 * 60_000;
 
 const SHA1_OID = '1.3.14.3.2.26';
 
@@ -80,13 +86,10 @@ function isAuthorisedResponder(responder: X509Certificate, issuer: X509Certifica
   if (responder.raw.equals(issuer.raw)) {
     return true;
   }
-  const validFrom = new Date(responder.validFrom).getTime();
-  const validTo = new Date(responder.validTo).getTime();
   return (
     responder.checkIssued(issuer) &&
     responder.verify(issuer.publicKey) &&
-    validFrom <= now.getTime() &&
-    now.getTime() <= validTo &&
+    isValidAt(responder, now) &&
     (responder.keyUsage ?? []).includes(id_kp_OCSPSigning)
   );
 }
@@ -170,7 +173,8 @@ export function verifyOcspResponse(
   }
   const status: OcspStatus =
     single.certStatus.good !== undefined ? 'good' : single.certStatus.revoked ? 'revoked' : 'unknown';
-  return { status, thisUpdate, nextUpdate };
+  const validUntil = nextUpdate ?? new Date(thisUpdate.getTime() + maxAgeMs);
+  return { status, thisUpdate, nextUpdate, validUntil };
 }
 
 /** The largest OCSP response read; real ones are a few kilobytes. */

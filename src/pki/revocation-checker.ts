@@ -1,6 +1,13 @@
 import type { X509Certificate } from 'node:crypto';
 import type { Clock } from '../domain/clock.js';
-import { createOcspRequest, fetchOcspResponse, ocspUrlOf, OcspError, verifyOcspResponse } from './ocsp.js';
+import {
+  createOcspRequest,
+  fetchOcspResponse,
+  OCSP_CLOCK_SKEW_MS,
+  ocspUrlOf,
+  OcspError,
+  verifyOcspResponse,
+} from './ocsp.js';
 
 export type RevocationMode = 'off' | 'soft-fail' | 'hard-fail';
 
@@ -17,7 +24,7 @@ export interface RevocationOptions {
   readonly logger: { warn(object: object, message: string): void };
 }
 
-/** Counters for operators (the metrics endpoint of the operations issue will export them). */
+/** Counters for operators, exported on /metrics (src/observability/metrics.ts). */
 export interface RevocationStats {
   cacheHits: number;
   cacheMisses: number;
@@ -35,8 +42,6 @@ export interface RevocationChecker {
   check(certificate: X509Certificate, issuer: X509Certificate): Promise<RevocationVerdict>;
   readonly stats: RevocationStats;
 }
-
-const SKEW_MS = 5 * 60_000;
 
 /**
  * OCSP checking with the `revocation` policy of spec/interfaces.md: `off` checks nothing; `hard-fail` refuses
@@ -86,7 +91,7 @@ export function createRevocationChecker(options: RevocationOptions): RevocationC
         const der = await fetchOcspResponse(url, createOcspRequest(certificate, issuer), options.timeoutMs);
         answer = verifyOcspResponse(der, certificate, issuer, {
           now,
-          skewMs: SKEW_MS,
+          skewMs: OCSP_CLOCK_SKEW_MS,
           maxAgeMs: options.maxResponseAgeMs,
         });
       } catch (error) {
@@ -104,7 +109,7 @@ export function createRevocationChecker(options: RevocationOptions): RevocationC
       if (answer.status === 'unknown') {
         return refuse('the certificate is unknown to its OCSP responder');
       }
-      good.set(key, (answer.nextUpdate ?? new Date(answer.thisUpdate.getTime() + options.maxResponseAgeMs)).getTime());
+      good.set(key, answer.validUntil.getTime());
       while (good.size > options.cacheSize) {
         const oldest = good.keys().next().value;
         if (oldest === undefined) {
