@@ -1,5 +1,5 @@
 /**
- * The layering rules of DEVELOPERS.md "How we write code", enforced on every test run:
+ * The layering rules of README "Architecture", enforced on every test run:
  * domain is pure; storage implements domain ports; only transport imports gen/; nothing imports main; no cycles.
  */
 module.exports = {

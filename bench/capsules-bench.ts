@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CapsuleType } from '../gen/cdoc2/capsules/v1/capsules.js';
 import { configSchema } from '../src/config/config-schema.js';
+import { resolveConfig } from '../src/config/resolve-config.js';
 import { createLogger } from '../src/logging/logger.js';
 import { startApp } from '../src/main/app.js';
 import { capsuleFor, capsuleJson } from '../test/support/capsule-fixtures.js';
@@ -87,11 +88,14 @@ async function httpsJson(agent: Agent, port: number, method: string, path: strin
 }
 
 async function benchBackend(label: string, url: string, pki: TestPki): Promise<void> {
-  const config = configSchema.parse({
-    database: { url },
-    tls: pki.serverFiles,
-    capsules: { clientCa: [pki.caFile], ports: { restSender: 0, restRecipient: 0, grpcSender: 0, grpcRecipient: 0 } },
-    shares: { baseUrls: ['https://css.test'], trustedIssuers: [pki.authCaFile], ports: { rest: 0, grpc: 0 } },
+  const config = await resolveConfig({
+    file: undefined,
+    config: configSchema.parse({
+      database: { url },
+      tls: pki.serverFiles,
+      capsules: { clientCa: [pki.caFile], ports: { restSender: 0, restRecipient: 0, grpcSender: 0, grpcRecipient: 0 } },
+      shares: { baseUrls: ['https://css.test'], trustedIssuers: [pki.authCaFile], ports: { rest: 0, grpc: 0 } },
+    }),
   });
   const app = await startApp(config, { logger: createLogger({ level: 'silent', pretty: false }) });
   const ports = app.capsulePorts!;

@@ -1,4 +1,4 @@
-// Source file names are kebab-case (DEVELOPERS.md "How we write code"); gen/ follows the proto files' names.
+// Source file names are kebab-case (README "Architecture"); gen/ follows the proto files' names.
 import { readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 

@@ -4,7 +4,9 @@ import { parseBaseUrl } from '../domain/shares/ticket-url.js';
 
 /**
  * The configuration file's schema (spec/interfaces.md "Configuration"): one typed object, validated once at start.
- * Objects are strict, so a misspelt key is an error rather than a silently ignored setting.
+ * Objects are strict, so a misspelt key is an error rather than a silently ignored setting. Every default of the
+ * server's configuration is written here and nowhere else; test/unit/config-defaults.test.ts holds the README
+ * table and the OpenAPI text to these values.
  */
 const duration = (fallback: string) =>
   z
@@ -27,22 +29,27 @@ const port = (fallback: number) => z.int().min(0).max(65535).prefault(fallback);
 
 const positiveInt = (fallback: number, max: number) => z.int().min(1).max(max).prefault(fallback);
 
-const expiry = z
-  .strictObject({ default: duration('P1095D'), max: duration('P1825D') })
-  .prefault({})
-  .check((ctx) => {
-    if (ctx.value.default > ctx.value.max) {
-      ctx.issues.push({
-        code: 'custom',
-        message: 'the default must not be longer than the max',
-        input: ctx.value,
-        path: ['default'],
-      });
-    }
-    if (ctx.value.default <= 0) {
-      ctx.issues.push({ code: 'custom', message: 'must be longer than zero', input: ctx.value, path: ['default'] });
-    }
-  });
+/**
+ * A server's expiry section: the lifetime given when the sender asks for none, and the longest one allowed. Each
+ * server has its own section with its own defaults, so that changing one server's never changes the other's.
+ */
+const expirySection = (defaultLifetime: string, maxLifetime: string) =>
+  z
+    .strictObject({ default: duration(defaultLifetime), max: duration(maxLifetime) })
+    .prefault({})
+    .check((ctx) => {
+      if (ctx.value.default > ctx.value.max) {
+        ctx.issues.push({
+          code: 'custom',
+          message: 'the default must not be longer than the max',
+          input: ctx.value,
+          path: ['default'],
+        });
+      }
+      if (ctx.value.default <= 0) {
+        ctx.issues.push({ code: 'custom', message: 'must be longer than zero', input: ctx.value, path: ['default'] });
+      }
+    });
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -76,7 +83,8 @@ export const configSchema = z.strictObject({
           grpcRecipient: port(50052),
         })
         .prefault({}),
-      expiry,
+      /** Three years by default, five at most (spec/capsule-server.md "Validity period"). */
+      expiry: expirySection('P1095D', 'P1825D'),
     })
     .prefault({}),
   shares: z
@@ -99,7 +107,8 @@ export const configSchema = z.strictObject({
       nonceTtl: boundedDuration('PT5M', 1000, 86_400_000, 'PT1S and P1D'),
       /** Live (unused, unexpired) nonces one share may have. */
       maxNoncesPerShare: positiveInt(16, 1000),
-      expiry,
+      /** The shares server's own lifetimes (spec/shares-server.md); today the same values as the capsules'. */
+      expiry: expirySection('P1095D', 'P1825D'),
     })
     .prefault({}),
   /** OCSP checking of recipients' client certificates and auth-ticket signers (spec/interfaces.md). */

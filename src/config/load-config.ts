@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import type { z } from 'zod';
+import { toJSONSchema, type z } from 'zod';
 import { configSchema, type Config } from './config-schema.js';
 
 /** A configuration problem, reported as one line naming the key and the problem; the CLI exits non-zero. */
@@ -13,40 +13,34 @@ const ENV_PREFIX = 'CDOC2_';
 
 type LeafKind = 'string' | 'number' | 'boolean' | 'array';
 
-interface ZodInternals {
-  _zod: { def: { type: string; innerType?: unknown; in?: unknown; shape?: Record<string, unknown> } };
+/** The part of a JSON Schema (draft 2020-12) this module reads. */
+interface SchemaNode {
+  readonly type?: string;
+  readonly properties?: Readonly<Record<string, SchemaNode>>;
 }
 
-/** The kind of value at the bottom of wrappers (optional, default, prefault, transform pipes). */
-function unwrap(schema: unknown): ZodInternals['_zod']['def'] {
-  let def = (schema as ZodInternals)._zod.def;
-  for (;;) {
-    if (def.innerType !== undefined) {
-      def = (def.innerType as ZodInternals)._zod.def;
-    } else if (def.type === 'pipe' && def.in !== undefined) {
-      def = (def.in as ZodInternals)._zod.def;
-    } else {
-      return def;
-    }
-  }
-}
-
-/** Every leaf key of the schema with its kind: the keys an environment variable may override. */
-function leafKeys(schema: unknown, path: string[] = []): Array<{ path: string[]; kind: LeafKind }> {
-  const def = unwrap(schema);
-  if (def.type === 'object' && def.shape) {
-    return Object.entries(def.shape).flatMap(([key, child]) => leafKeys(child, [...path, key]));
+/**
+ * Every leaf key of the schema with its kind: the keys an environment variable may override. Read from zod's
+ * public JSON Schema export of the input side (what a file may say), not from zod's internal definitions.
+ */
+function leafKeys(node: SchemaNode, path: string[] = []): Array<{ path: string[]; kind: LeafKind }> {
+  if (node.type === 'object' && node.properties) {
+    return Object.entries(node.properties).flatMap(([key, child]) => leafKeys(child, [...path, key]));
   }
   const kind: LeafKind =
-    def.type === 'number' || def.type === 'int'
+    node.type === 'number' || node.type === 'integer'
       ? 'number'
-      : def.type === 'boolean'
+      : node.type === 'boolean'
         ? 'boolean'
-        : def.type === 'array'
+        : node.type === 'array'
           ? 'array'
           : 'string';
   return [{ path, kind }];
 }
+
+/** The configuration's input schema as JSON Schema: leaf types and the default of every key. */
+export const configJsonSchema = (): SchemaNode =>
+  toJSONSchema(configSchema, { io: 'input', unrepresentable: 'any' }) as SchemaNode;
 
 /** `capsules.ports.restSender` → `CDOC2_CAPSULES_PORTS_REST_SENDER` (spec/interfaces.md "Configuration"). */
 export const envName = (path: readonly string[]): string =>
@@ -99,7 +93,7 @@ function setPath(target: Record<string, unknown>, path: readonly string[], value
 /** Applies `CDOC2_*` variables over the file's values. An unknown `CDOC2_*` variable is an error, not a no-op. */
 export function applyEnvironment(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): Record<string, unknown> {
   const result = structuredClone(raw);
-  const keys = new Map(leafKeys(configSchema).map((leaf) => [envName(leaf.path), leaf]));
+  const keys = new Map(leafKeys(configJsonSchema()).map((leaf) => [envName(leaf.path), leaf]));
   for (const [name, text] of Object.entries(env)) {
     if (!name.startsWith(ENV_PREFIX) || text === undefined) {
       continue;

@@ -1,10 +1,10 @@
 #!/usr/bin/env node
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import type { Config } from '../config/config-schema.js';
 import { ConfigError, loadConfig } from '../config/load-config.js';
+import { resolveConfig } from '../config/resolve-config.js';
 import { createLogger } from '../logging/logger.js';
-import { ensureDevPki, type DevPkiPaths } from '../pki/dev-pki.js';
+import { ensureDevPki } from '../pki/dev-pki.js';
 import { createDatabase, migrateLatest } from '../storage/database.js';
 import { redactUrl, startApp } from './app.js';
 import { formatSummary } from './summary.js';
@@ -15,42 +15,9 @@ const USAGE = `usage:
   cdoc2-keyserver dev-pki DIR              create a self-signed development PKI in DIR
 `;
 
-/** Where the zero-configuration start keeps its development PKI (spec/interfaces.md "Command line"). */
-const DEV_PKI_DIR = resolve('var', 'dev-pki');
-
-/** Without a configuration file and without `tls`, the server runs on a development PKI it creates itself. */
-async function withDevPki(config: Config, file: string | undefined): Promise<{ config: Config; devPki?: DevPkiPaths }> {
-  if (file || config.tls) {
-    return { config };
-  }
-  const { paths } = await ensureDevPki(DEV_PKI_DIR);
-  return {
-    devPki: paths,
-    config: {
-      ...config,
-      tls: { cert: paths.serverCert, key: paths.serverKey },
-      capsules: {
-        ...config.capsules,
-        clientCa: config.capsules.clientCa.length > 0 ? config.capsules.clientCa : [paths.ca],
-      },
-      // The development PKI has no OCSP responder; hard-fail would refuse every certificate.
-      revocation: { ...config.revocation, mode: 'off' },
-      shares: {
-        ...config.shares,
-        baseUrls:
-          config.shares.baseUrls.length > 0
-            ? config.shares.baseUrls
-            : [`https://localhost:${config.shares.ports.rest}`],
-        trustedIssuers: config.shares.trustedIssuers.length > 0 ? config.shares.trustedIssuers : [paths.ca],
-      },
-    },
-  };
-}
-
 async function serve(configFile: string | undefined): Promise<void> {
-  const loaded = loadConfig(configFile);
-  const logger = createLogger(loaded.config.log);
-  const { config, devPki } = await withDevPki(loaded.config, loaded.file);
+  const config = await resolveConfig(loadConfig(configFile));
+  const logger = createLogger(config.log);
   const app = await startApp(config, { logger });
   process.stdout.write(
     formatSummary({
@@ -59,7 +26,7 @@ async function serve(configFile: string | undefined): Promise<void> {
       sharePorts: app.sharePorts,
       management:
         app.managementPort === undefined ? undefined : { host: config.management.host, port: app.managementPort },
-      devPki,
+      devPki: config.devPki,
       database: redactUrl(config.database.url),
     }) + '\n',
   );

@@ -2,7 +2,8 @@ import { generateKeyPairSync, randomBytes, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { relative } from 'node:path';
 import type { DevPkiPaths } from '../pki/dev-pki.js';
-import type { CapsulePorts, SharePorts } from './app.js';
+import type { CapsulePorts } from './capsules.js';
+import type { SharePorts } from './shares.js';
 
 /** The URL host for a bind address: the development certificate is issued for `localhost`. */
 const urlHost = (host: string): string =>

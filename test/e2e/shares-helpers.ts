@@ -5,6 +5,7 @@ import { expect } from 'chai';
 import { status } from '@grpc/grpc-js';
 import { KeyUsageFlags } from '@peculiar/x509';
 import type { KeyShareRecipientServiceClient, KeyShareSenderServiceClient } from '../../gen/cdoc2/shares/v1/shares.js';
+import { configSchema } from '../../src/config/config-schema.js';
 import { issueCertificate, type IssuedCertificate } from '../../src/pki/certificates.js';
 import type { TestPki } from '../support/test-pki.js';
 import {
@@ -33,10 +34,8 @@ import {
 
 export const JSON_HEADERS = { 'content-type': 'application/json' };
 
-/** The nonce lifetime the tests' servers run with (the default, PT5M). */
-export const NONCE_TTL_MS = 5 * 60_000;
-/** The default bound on live nonces per share. */
-export const MAX_LIVE_NONCES = 16;
+/** The nonce lifetime and the bound on live nonces per share that the tests' servers run with: the defaults. */
+export const { nonceTtl: NONCE_TTL_MS, maxNoncesPerShare: MAX_LIVE_NONCES } = configSchema.parse({}).shares;
 
 /** What the test PKI's authentication certificate authenticates: `etsi/` + its subject serialNumber. */
 export const recipientOf = (certificate: IssuedCertificate): string => `etsi/${serialNumberOf(certificate)}`;

@@ -16,7 +16,8 @@ import {
   type GetKeyShareRequest,
   type GetKeyShareResponse,
 } from '../../gen/cdoc2/shares/v1/shares.js';
-import { configSchema, type Config, type ConfigInput } from '../../src/config/config-schema.js';
+import { configSchema, type ConfigInput } from '../../src/config/config-schema.js';
+import { resolveConfig, type ResolvedConfig } from '../../src/config/resolve-config.js';
 import { createLogger } from '../../src/logging/logger.js';
 import type { IssuedCertificate } from '../../src/pki/certificates.js';
 import { startApp, type CapsulePorts, type RunningApp, type SharePorts } from '../../src/main/app.js';
@@ -33,7 +34,7 @@ export interface TestServer {
   readonly sharePorts: SharePorts;
   readonly clock: TestClock;
   readonly pki: TestPki;
-  readonly config: Config;
+  readonly config: ResolvedConfig;
   close(): Promise<void>;
 }
 
@@ -53,7 +54,7 @@ export async function startTestServer(
   const pki = await getTestPki();
   const database: TestDatabase = await createTestDatabase();
   const clock = createTestClock();
-  const config = configSchema.parse({
+  const parsed = configSchema.parse({
     database: { url: database.url },
     host: '127.0.0.1',
     tls: pki.serverFiles,
@@ -74,6 +75,8 @@ export async function startTestServer(
       ...overrides.shares,
     },
   });
+  // The same resolution as `serve`: the TLS material is read and checked before anything starts.
+  const config = await resolveConfig({ config: parsed, file: undefined });
   const app = await startApp(config, {
     logger: createLogger({ level: config.log.level, pretty: false }, logDestination),
     clock,

@@ -1,6 +1,6 @@
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { ConfigError } from '../config/load-config.js';
+import { ConfigError } from './load-config.js';
 import { splitPemCertificates } from '../pki/pem.js';
 import { checkServerIdentity, type ServerIdentity } from '../transport/tls/tls-material.js';
 

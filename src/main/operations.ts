@@ -1,0 +1,104 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { ResolvedConfig } from '../config/resolve-config.js';
+import { runExpiryCleanup, type ExpiredRowDeleter } from '../domain/capsules/expiry-cleanup.js';
+import type { Clock } from '../domain/clock.js';
+import type { Logger } from '../logging/logger.js';
+import type { Metrics } from '../observability/metrics.js';
+import { isSchemaCurrent, type Database } from '../storage/database.js';
+import type { ShareStore } from '../domain/shares/share-store.js';
+import { startManagementListener, type Readiness } from '../transport/management/management-server.js';
+import { createHealthMonitor, type HealthMonitor } from './health-monitor.js';
+import { packageRoot } from './paths.js';
+import { createPeriodicTask, type PeriodicTask } from './periodic-task.js';
+import type { Listener } from './wiring.js';
+
+/** How often the gRPC health service's database verdict is refreshed. */
+const HEALTH_INTERVAL_MS = 5000;
+
+/** The package's name and version, for /info. */
+const PACKAGE = JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as {
+  name: string;
+  version: string;
+};
+
+/**
+ * Readiness (spec/interfaces.md `management`): the database answers and every migration this build knows is
+ * applied. Failures are reported as short reasons; the full error goes to the log through the database logger.
+ */
+async function readiness(db: Database): Promise<Readiness> {
+  try {
+    await db.raw('select 1');
+  } catch {
+    return { ready: false, checks: { database: 'unreachable', schema: 'unknown' } };
+  }
+  try {
+    return (await isSchemaCurrent(db))
+      ? { ready: true, checks: { database: 'ok', schema: 'ok' } }
+      : { ready: false, checks: { database: 'ok', schema: 'migrations pending' } };
+  } catch {
+    return { ready: false, checks: { database: 'ok', schema: 'unreadable' } };
+  }
+}
+
+/** The database verdict for the gRPC health service, checked once now and then every few seconds. */
+export async function startHealthMonitor(db: Database): Promise<HealthMonitor> {
+  const monitor = createHealthMonitor(() => readiness(db), HEALTH_INTERVAL_MS);
+  await monitor.refresh();
+  return monitor;
+}
+
+/** The management listener (health, readiness, metrics, info), when it is enabled. */
+export function startManagement(
+  config: ResolvedConfig,
+  db: Database,
+  metrics: Metrics,
+  logger: Logger,
+): Promise<Listener> | undefined {
+  if (!config.management.enabled) {
+    return undefined;
+  }
+  const startedAt = new Date().toISOString();
+  return startManagementListener({
+    host: config.management.host,
+    port: config.management.port,
+    metricsToken: config.management.metricsToken,
+    registry: metrics.registry,
+    readiness: () => readiness(db),
+    info: () => ({ name: PACKAGE.name, version: PACKAGE.version, node: process.version, startedAt }),
+    logger: logger.child({ component: 'management' }),
+  });
+}
+
+export interface Cleanup extends PeriodicTask {
+  /** Runs one cleanup pass now (the periodic task runs the same). */
+  run(): Promise<number>;
+}
+
+/** The periodic deletion of expired capsules, shares and stale nonces. */
+export function startCleanup(
+  config: ResolvedConfig,
+  deleters: { capsules: ExpiredRowDeleter; shares: ShareStore },
+  { clock, metrics, logger }: { clock: Clock; metrics: Metrics; logger: Logger },
+): Cleanup {
+  const staleNonces: ExpiredRowDeleter = {
+    deleteExpired: (now, limit) => deleters.shares.deleteStaleNonces(now, limit),
+  };
+  const run = (): Promise<number> =>
+    runExpiryCleanup([deleters.capsules, deleters.shares, staleNonces], clock, {
+      batchSize: config.cleanup.batchSize,
+      maxBatches: config.cleanup.maxBatches,
+    });
+  const task = createPeriodicTask(
+    config.cleanup.interval,
+    async () => {
+      const deleted = await run();
+      if (deleted > 0) {
+        metrics.cleanupDeleted(deleted);
+        logger.info({ deleted }, 'expired rows deleted');
+      }
+    },
+    (error) => logger.warn({ err: error }, 'cleanup run failed; it will be retried'),
+  );
+  return { run, stop: () => task.stop() };
+}
