@@ -23,6 +23,38 @@ export const ERROR_TABLE: Readonly<Record<DomainErrorCode, ErrorMapping>> = {
 
 export const INTERNAL_ERROR: ErrorMapping = { grpc: GrpcStatus.INTERNAL, http: 500, title: 'Internal Server Error' };
 
+/**
+ * Failures a transport detects before any operation runs, so they have no domain code: a method the path does not
+ * serve, a body too large or of the wrong type, headers too large, a request that never finished arriving. Each
+ * maps to the status HTTP defines for it (RFC 9110 15.5) and to the gRPC status grpc-js answers for the same
+ * condition, so that an operator reads one table for both wires.
+ */
+export type ProtocolErrorCode =
+  'method_not_allowed' | 'content_too_large' | 'unsupported_media_type' | 'header_fields_too_large' | 'request_timeout';
+
+export const PROTOCOL_ERROR_TABLE: Readonly<Record<ProtocolErrorCode, ErrorMapping>> = {
+  method_not_allowed: { grpc: GrpcStatus.UNIMPLEMENTED, http: 405, title: 'Method Not Allowed' },
+  content_too_large: { grpc: GrpcStatus.RESOURCE_EXHAUSTED, http: 413, title: 'Content Too Large' },
+  unsupported_media_type: { grpc: GrpcStatus.INVALID_ARGUMENT, http: 415, title: 'Unsupported Media Type' },
+  header_fields_too_large: {
+    grpc: GrpcStatus.RESOURCE_EXHAUSTED,
+    http: 431,
+    title: 'Request Header Fields Too Large',
+  },
+  request_timeout: { grpc: GrpcStatus.DEADLINE_EXCEEDED, http: 408, title: 'Request Timeout' },
+};
+
+/**
+ * The mapping for an HTTP client-error status that a library (Fastify, Node's HTTP parser) chose; any 4xx the
+ * table does not name reads as a bad request, so no library status escapes the table.
+ */
+export function mappingForHttpStatus(status: number): ErrorMapping {
+  const known = [...Object.values(ERROR_TABLE), ...Object.values(PROTOCOL_ERROR_TABLE)].find(
+    (mapping) => mapping.http === status,
+  );
+  return known ?? ERROR_TABLE.invalid_argument;
+}
+
 /** The part of a logger this module needs (pino's and Fastify's both fit). */
 export interface ErrorLogger {
   warn(object: object, message: string): void;

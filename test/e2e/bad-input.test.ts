@@ -1,7 +1,7 @@
 import { connect } from 'node:tls';
 import { expect } from 'chai';
 import { capsuleFor, capsuleJson } from '../support/capsule-fixtures.js';
-import { https, startTestServer, type HttpResponse, type TestServer } from '../support/test-server.js';
+import { https, PROBLEM_ACCEPT, startTestServer, type HttpResponse, type TestServer } from '../support/test-server.js';
 
 /** Every answer to bad input: a 4xx problem+json that names the problem, never a 500, never internals. */
 function expectClientError(res: HttpResponse, statusCode: number, detail: RegExp): void {
@@ -24,7 +24,13 @@ describe('bad input on the REST sender listener', () => {
   after(() => server.close());
 
   const post = (body: string | Buffer, headers: Record<string, string> = { 'content-type': 'application/json' }) =>
-    https(server.pki, { port: server.ports.restSender, method: 'POST', path: '/key-capsules', headers, body });
+    https(server.pki, {
+      port: server.ports.restSender,
+      method: 'POST',
+      path: '/key-capsules',
+      headers: { ...PROBLEM_ACCEPT, ...headers },
+      body,
+    });
 
   const withFields = (fields: Record<string, unknown>): string =>
     JSON.stringify({ ...(JSON.parse(capsuleJson(valid)) as object), ...fields });

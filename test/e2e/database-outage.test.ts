@@ -3,7 +3,14 @@ import { expect } from 'chai';
 import { status, type ServiceError } from '@grpc/grpc-js';
 import { capsuleFor, capsuleJson, protoCapsule } from '../support/capsule-fixtures.js';
 import { startPrivateMariaDb, type PrivateMariaDb } from '../support/private-mariadb.js';
-import { grpcCreateCapsule, https, senderClient, startTestServer, type TestServer } from '../support/test-server.js';
+import {
+  grpcCreateCapsule,
+  https,
+  PROBLEM_ACCEPT,
+  senderClient,
+  startTestServer,
+  type TestServer,
+} from '../support/test-server.js';
 
 const readiness = (port: number): Promise<number> =>
   new Promise((resolve, reject) => {
@@ -30,12 +37,12 @@ describe('database outage', function () {
     await mariadb.destroy();
   });
 
-  const post = () =>
+  const post = (headers: Record<string, string> = {}) =>
     https(server.pki, {
       port: server.ports.restSender,
       method: 'POST',
       path: '/key-capsules',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', ...headers },
       body: capsuleJson(capsuleFor(server.pki.clients.ecP256)),
     });
 
@@ -45,9 +52,15 @@ describe('database outage', function () {
     const storedId = String(before.headers['location']).slice('/key-capsules/'.length);
 
     await mariadb.stop();
+    // Empty by default (as the official servers answer errors); the reason on request, as problem details.
     const down = await post();
     expect(down.status).to.equal(503);
-    expect(JSON.parse(down.body).detail).to.equal('the database is unavailable; try again later');
+    expect(down.body).to.equal('');
+    expect(down.headers['x-request-id']).to.match(/^[0-9a-f-]{36}$/);
+    const explained = await post(PROBLEM_ACCEPT);
+    expect(explained.status).to.equal(503);
+    expect(explained.headers['content-type']).to.match(/^application\/problem\+json/);
+    expect(JSON.parse(explained.body).detail).to.equal('the database is unavailable; try again later');
     const sender = senderClient(server.pki, server.ports.grpcSender);
     try {
       const capsule = capsuleFor(server.pki.clients.ecP256);

@@ -1,7 +1,14 @@
 import { expect } from 'chai';
 import { status, type ServiceError } from '@grpc/grpc-js';
 import { capsuleFor, capsuleJson, protoCapsule } from '../support/capsule-fixtures.js';
-import { grpcCreateCapsule, https, senderClient, startTestServer, type TestServer } from '../support/test-server.js';
+import {
+  grpcCreateCapsule,
+  https,
+  PROBLEM_ACCEPT,
+  senderClient,
+  startTestServer,
+  type TestServer,
+} from '../support/test-server.js';
 
 /**
  * grpc-js sends the message of an unknown error to the client, and a careless REST handler would too. Here the
@@ -25,7 +32,7 @@ describe('internal errors never reach a client', () => {
       port: server.ports.restSender,
       method: 'POST',
       path: '/key-capsules',
-      headers: { 'content-type': 'application/json' },
+      headers: { ...PROBLEM_ACCEPT, 'content-type': 'application/json' },
       body: capsuleJson(capsuleFor(server.pki.clients.ecP256)),
     });
     expect(res.status).to.equal(500);

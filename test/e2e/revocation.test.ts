@@ -12,6 +12,7 @@ import { startOcspResponder } from '../support/ocsp-responder.js';
 import {
   grpcGetCapsule,
   https,
+  PROBLEM_ACCEPT,
   recipientClient,
   startTestServer,
   TEST_SHARES_BASE_URL,
@@ -91,7 +92,13 @@ describe('certificate revocation with a real OCSP responder', function () {
   };
 
   const restGet = (server: TestServer, id: string, client: IssuedCertificate) =>
-    https(asPki(server), { port: server.ports.restRecipient, method: 'GET', path: `/key-capsules/${id}`, client });
+    https(asPki(server), {
+      port: server.ports.restRecipient,
+      method: 'GET',
+      path: `/key-capsules/${id}`,
+      headers: PROBLEM_ACCEPT,
+      client,
+    });
 
   const grpcGet = async (server: TestServer, id: string, client: IssuedCertificate): Promise<ServiceError | 'ok'> => {
     const recipient = recipientClient(asPki(server), server.ports.grpcRecipient, client);
@@ -199,7 +206,7 @@ describe('certificate revocation with a real OCSP responder', function () {
           port: server.sharePorts.rest,
           method: 'GET',
           path: `/key-shares/${id}`,
-          headers: { 'x-cdoc2-auth-ticket': ticket, 'x-cdoc2-auth-x5c': oneLinePem(signer) },
+          headers: { ...PROBLEM_ACCEPT, 'x-cdoc2-auth-ticket': ticket, 'x-cdoc2-auth-x5c': oneLinePem(signer) },
         });
         expect(res.status, res.body).to.equal(expected);
         if (expected === 401) {

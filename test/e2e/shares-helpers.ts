@@ -22,6 +22,7 @@ import {
   grpcCreateShare,
   grpcGetShare,
   https,
+  PROBLEM_ACCEPT,
   TEST_SHARES_BASE_URL,
   type HttpResponse,
   type TestServer,
@@ -65,7 +66,13 @@ export const restGet = (
   shareId: string,
   headers: Record<string, string>,
   port = server.sharePorts.rest,
-): Promise<HttpResponse> => https(server.pki, { port, method: 'GET', path: `/key-shares/${shareId}`, headers });
+): Promise<HttpResponse> =>
+  https(server.pki, {
+    port,
+    method: 'GET',
+    path: `/key-shares/${shareId}`,
+    headers: { ...PROBLEM_ACCEPT, ...headers },
+  });
 
 export const ticketHeaders = (ticket: string, x5c: string): Record<string, string> => ({
   'x-cdoc2-auth-ticket': ticket,

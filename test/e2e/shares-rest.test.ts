@@ -5,7 +5,9 @@ import { expect } from 'chai';
 import { AUTH_KEYS, type AuthName } from '../support/test-pki.js';
 import { base64urlDer, createAuthTicket, oneLinePem } from '../support/auth-ticket-builder.js';
 import {
+  comparableAnswer,
   https,
+  PROBLEM_ACCEPT,
   startTestServer,
   TEST_SHARES_BASE_URL,
   type HttpResponse,
@@ -37,12 +39,6 @@ const ALG: Readonly<Record<AuthName, string>> = {
   ecP384: 'ES384',
 };
 
-/** What two refusals may differ in: nothing but the Date header. */
-const comparable = (res: HttpResponse) => {
-  const { date: _date, ...headers } = res.headers;
-  return { status: res.status, headers, body: res.body };
-};
-
 const expectNoLeak = (res: HttpResponse, secrets: readonly string[]): void => {
   for (const secret of secrets) {
     expect(res.body, `the answer contains ${secret}`).to.not.include(secret);
@@ -64,7 +60,7 @@ describe('shares server (CSS) over REST (real TLS 1.3, MariaDB)', () => {
       port: server.sharePorts.rest,
       method: 'POST',
       path: `/key-shares/${shareId}/nonce`,
-      ...(body === undefined ? {} : { headers: JSON_HEADERS, body }),
+      ...(body === undefined ? { headers: PROBLEM_ACCEPT } : { headers: { ...PROBLEM_ACCEPT, ...JSON_HEADERS }, body }),
     });
 
   const issueFor = (name: AuthName = 'rsa2048', bytes = 32): Promise<IssuedShare> =>
@@ -168,17 +164,25 @@ describe('shares server (CSS) over REST (real TLS 1.3, MariaDB)', () => {
       expect(res.body).to.equal('');
     });
 
-    it('issues a fresh 16-character base64url nonce for no body and for {}', async () => {
+    it('issues a fresh 16-character base64url nonce for no body, an empty body, {} and null', async () => {
       const { shareId } = await issueFor();
-      const bare = await nonceRequest(shareId);
-      const empty = await nonceRequest(shareId, '{}');
-      for (const res of [bare, empty]) {
+      // No body and no Content-Type; then `application/json` with an empty body, `{}`, and the `null` that the
+      // official Java client sends (createNonce(shareId, null)).
+      const answers = [
+        await nonceRequest(shareId),
+        await nonceRequest(shareId, ''),
+        await nonceRequest(shareId, '{}'),
+        await nonceRequest(shareId, 'null'),
+      ];
+      for (const res of answers) {
         expect(res.status, res.body).to.equal(200);
         expect(res.headers['content-type']).to.match(/^application\/json/);
         expect(JSON.parse(res.body)).to.have.all.keys('nonce');
         expect(JSON.parse(res.body).nonce).to.match(/^[A-Za-z0-9_-]{16}$/);
       }
-      expect(JSON.parse(bare.body).nonce).to.not.equal(JSON.parse(empty.body).nonce);
+      expect(new Set(answers.map((res) => (JSON.parse(res.body) as { nonce: string }).nonce)).size).to.equal(
+        answers.length,
+      );
     });
 
     it('consumes the nonce: the same ticket a second time is 404, identical to an unknown share', async () => {
@@ -186,7 +190,7 @@ describe('shares server (CSS) over REST (real TLS 1.3, MariaDB)', () => {
       const headers = ticketHeaders(ticketFor(issued), oneLinePem(server.pki.auth.rsa2048));
       expectShare(await restGet(server, issued.shareId, headers), issued);
       const again = await restGet(server, issued.shareId, headers);
-      expect(comparable(again)).to.deep.equal(comparable(await unknownShare404()));
+      expect(comparableAnswer(again)).to.deep.equal(comparableAnswer(await unknownShare404()));
       expectNoLeak(again, secretsOf(issued));
     });
 
@@ -241,9 +245,14 @@ describe('shares server (CSS) over REST (real TLS 1.3, MariaDB)', () => {
       });
     });
 
-    it('answers 400 to a nonce request with a body other than {}', async () => {
+    it('ignores the members of an object nonce body, and answers 400 to a body that is not an object', async () => {
       const { shareId } = await issueFor();
-      expect((await nonceRequest(shareId, '{"nonce":"mine"}')).status).to.equal(400);
+      const res = await nonceRequest(shareId, '{"nonce":"mine"}');
+      expect(res.status).to.equal(200);
+      expect(JSON.parse(res.body).nonce).to.not.equal('mine');
+      for (const body of ['[]', '"x"', '1', 'true']) {
+        expect((await nonceRequest(shareId, body)).status, body).to.equal(400);
+      }
     });
 
     it('accepts a nonce one millisecond before its lifetime ends', async () => {
@@ -316,7 +325,7 @@ describe('shares server (CSS) over REST (real TLS 1.3, MariaDB)', () => {
         expect((await restGet(server, shareId, lastMinute)).status).to.equal(200);
         server.clock.advance(60_000);
         const expired = await restGet(server, shareId, tooLate);
-        expect(comparable(expired)).to.deep.equal(comparable(await unknownShare404()));
+        expect(comparableAnswer(expired)).to.deep.equal(comparableAnswer(await unknownShare404()));
         expect((await nonceRequest(shareId)).status).to.equal(404);
       } finally {
         server.clock.advance(-DAY);
@@ -341,7 +350,7 @@ describe('shares server (CSS) over REST (real TLS 1.3, MariaDB)', () => {
         expect(JSON.parse(res.body).detail).to.match(refusal.detail);
         expectNoLeak(res, attempt.secrets);
         if (expected === 404) {
-          expect(comparable(res)).to.deep.equal(comparable(await unknownShare404()));
+          expect(comparableAnswer(res)).to.deep.equal(comparableAnswer(await unknownShare404()));
         }
       });
     }
@@ -383,8 +392,8 @@ describe('shares server (CSS) over REST (real TLS 1.3, MariaDB)', () => {
         ticketHeaders(ticketFor(othersShare, 'rsa2048'), x5c),
       );
       const unknown = await unknownShare404();
-      expect(comparable(replayed)).to.deep.equal(comparable(unknown));
-      expect(comparable(notYours)).to.deep.equal(comparable(unknown));
+      expect(comparableAnswer(replayed)).to.deep.equal(comparableAnswer(unknown));
+      expect(comparableAnswer(notYours)).to.deep.equal(comparableAnswer(unknown));
       expect(JSON.parse(unknown.body)).to.deep.equal({
         type: 'about:blank',
         title: 'Not Found',

@@ -98,11 +98,23 @@ export async function startTestServer(
   };
 }
 
+/** Asks for RFC 9457 problem details on errors (the default error body is empty, as from the official servers). */
+export const PROBLEM_ACCEPT: Readonly<Record<string, string>> = { accept: 'application/problem+json' };
+
 export interface HttpResponse {
   readonly status: number;
   readonly headers: Record<string, string | string[] | undefined>;
   readonly body: string;
 }
+
+/**
+ * What two answers that must not be told apart (unknown, expired, not yours) may differ in: nothing but `Date` and
+ * the request's own `x-request-id`.
+ */
+export const comparableAnswer = (res: HttpResponse): Omit<HttpResponse, 'headers'> & { headers: object } => {
+  const { date: _date, 'x-request-id': _requestId, ...headers } = res.headers;
+  return { status: res.status, headers, body: res.body };
+};
 
 export interface HttpRequest {
   readonly port: number;

@@ -1,7 +1,14 @@
 import { status as GrpcStatus } from '@grpc/grpc-js';
 import { expect } from 'chai';
 import { DomainError, type DomainErrorCode, unavailable } from '../../src/domain/errors.js';
-import { ERROR_TABLE, INTERNAL_ERROR, toPublicError, type ErrorLogger } from '../../src/transport/error-table.js';
+import {
+  ERROR_TABLE,
+  INTERNAL_ERROR,
+  mappingForHttpStatus,
+  PROTOCOL_ERROR_TABLE,
+  toPublicError,
+  type ErrorLogger,
+} from '../../src/transport/error-table.js';
 
 /**
  * spec/interfaces.md "gRPC": INVALID_ARGUMENT (REST 400), UNAUTHENTICATED (401), NOT_FOUND (404), UNAVAILABLE (503);
@@ -57,6 +64,27 @@ describe('error table', () => {
     expect(INTERNAL_ERROR.grpc).to.equal(GrpcStatus.INTERNAL);
     expect(INTERNAL_ERROR.grpc).to.equal(13);
     expect(INTERNAL_ERROR.http).to.equal(500);
+  });
+});
+
+describe('protocol error table (failures before any operation runs)', () => {
+  it('maps each to its HTTP status and the gRPC status of the same condition', () => {
+    const table = Object.fromEntries(
+      Object.entries(PROTOCOL_ERROR_TABLE).map(([code, mapping]) => [code, [mapping.http, GrpcStatus[mapping.grpc]]]),
+    );
+    expect(table).to.deep.equal({
+      method_not_allowed: [405, 'UNIMPLEMENTED'],
+      content_too_large: [413, 'RESOURCE_EXHAUSTED'],
+      unsupported_media_type: [415, 'INVALID_ARGUMENT'],
+      header_fields_too_large: [431, 'RESOURCE_EXHAUSTED'],
+      request_timeout: [408, 'DEADLINE_EXCEEDED'],
+    });
+  });
+
+  it('finds the mapping of a library-chosen HTTP status, and reads an unnamed 4xx as a bad request', () => {
+    expect(mappingForHttpStatus(413)).to.equal(PROTOCOL_ERROR_TABLE.content_too_large);
+    expect(mappingForHttpStatus(404)).to.equal(ERROR_TABLE.not_found);
+    expect(mappingForHttpStatus(418)).to.equal(ERROR_TABLE.invalid_argument);
   });
 });
 

@@ -3,12 +3,13 @@ import type { FastifyInstance } from 'fastify';
 import { CAPSULE_NOT_FOUND, type CapsuleService } from '../../domain/capsules/capsule-service.js';
 import { isCapsuleType, type StoredCapsule } from '../../domain/capsules/capsule.js';
 import { invalidArgument, unauthenticated } from '../../domain/errors.js';
+import { ERROR_TABLE } from '../error-table.js';
 import { recipientKeyFromCertificate } from '../tls/recipient-key-from-certificate.js';
 import type { ClientTrustCheck } from '../tls/tls-material.js';
 import { decodeBase64Field } from './base64.js';
 import { expiryHeaders, requestedExpiry } from './expiry-headers.js';
 import { requireOperation, type OpenApiOperation } from './openapi.js';
-import { sendProblem } from './problem.js';
+import { sendError } from './error-reply.js';
 import { registerMethodNotAllowed, tlsSocketOf } from './rest-server.js';
 
 export { CAPSULE_NOT_FOUND };
@@ -39,7 +40,7 @@ const capsuleJson = (capsule: StoredCapsule): string =>
     capsule_type: capsule.capsuleType,
   });
 
-/** The sender listener: `POST /key-capsules` (spec/capsule-server.md "Sender: create"). */
+/** The sender listener: `POST /key-capsules` (spec/capsule-server.md "Sender: create"); 405 for the rest. */
 export function registerCapsuleSenderRoutes(
   app: FastifyInstance,
   service: CapsuleService,
@@ -72,6 +73,9 @@ export function registerCapsuleSenderRoutes(
     },
   });
   registerMethodNotAllowed(app, create.url, ['POST']);
+  // A capsule's path exists here but serves no method: the official sender server answers GET with 405 too, and a
+  // 404 would wrongly suggest that the capsule is unknown.
+  registerMethodNotAllowed(app, requireOperation(operations, 'getCapsuleByTransactionId').url, []);
 }
 
 /** The recipient listener: `GET /key-capsules/{transactionId}` behind mutual TLS (spec "Recipient: get"). */
@@ -110,7 +114,7 @@ export function registerCapsuleRecipientRoutes(
     },
   });
   // `/key-capsules/` names no capsule: the same 404 as any unknown id (the reference answers 404 too).
-  app.get('/key-capsules/', (_request, reply) => sendProblem(reply, 404, 'Not Found', CAPSULE_NOT_FOUND));
+  app.get('/key-capsules/', (request, reply) => sendError(request, reply, ERROR_TABLE.not_found, CAPSULE_NOT_FOUND));
   registerMethodNotAllowed(app, get.url, ['GET']);
   // `/key-capsules` without an id: the reference answers 405 here.
   registerMethodNotAllowed(app, '/key-capsules', []);

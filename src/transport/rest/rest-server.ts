@@ -2,17 +2,17 @@ import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
-import { isDomainError } from '../../domain/errors.js';
+import { unavailable } from '../../domain/errors.js';
 import type { Logger } from '../../logging/logger.js';
 import type { RequestObserver } from '../../observability/metrics.js';
-import { ERROR_TABLE, toPublicError } from '../error-table.js';
+import { ERROR_TABLE, mappingForHttpStatus, PROTOCOL_ERROR_TABLE, toPublicError } from '../error-table.js';
 import {
   attachOcspStapling,
   MIN_TLS_VERSION,
   type OcspStapleSource,
   type ServerIdentity,
 } from '../tls/tls-material.js';
-import { sendProblem } from './problem.js';
+import { errorReasonOf, REQUEST_ID_HEADER, sendError, writeRawError } from './error-reply.js';
 import { subjectForLog } from '../tls/subject-for-log.js';
 
 declare module 'fastify' {
@@ -51,8 +51,8 @@ export interface RestListener {
 }
 
 /**
- * One HTTPS listener of the REST gateway: TLS 1.3 only, strict JSON, one error handler that answers every failure
- * with problem+json through the shared error table, and one log line per request.
+ * One HTTPS listener of the REST gateway: TLS 1.3 only, strict JSON, every failure answered through the shared
+ * error table and rendered by `error-reply.ts`, and one log line per request.
  */
 export async function startRestListener(options: RestListenerOptions): Promise<RestListener> {
   const mutual = options.clientCa !== undefined;
@@ -68,7 +68,34 @@ export async function startRestListener(options: RestListenerOptions): Promise<R
     },
     bodyLimit: REST_BODY_LIMIT,
     requestTimeout: 30_000,
-    return503OnClosing: true,
+    // Fastify's own 503 has a JSON body of its own; the hook below answers through the error table instead.
+    return503OnClosing: false,
+    // Requests Node's HTTP parser refuses (bad request line, 431, 408) never become Fastify requests.
+    clientErrorHandler: (error: NodeJS.ErrnoException, socket) => {
+      if (error.code === 'ECONNRESET' || socket.destroyed) {
+        return;
+      }
+      const mapping =
+        error.code === 'HPE_HEADER_OVERFLOW'
+          ? PROTOCOL_ERROR_TABLE.header_fields_too_large
+          : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+            ? PROTOCOL_ERROR_TABLE.request_timeout
+            : ERROR_TABLE.invalid_argument;
+      const requestId = randomUUID();
+      writeRawError(socket, mapping, requestId);
+      options.observer?.observe('rest', 'unknown', String(mapping.http), 0);
+      options.logger.info(
+        {
+          reqId: requestId,
+          transport: 'rest',
+          listener: options.name,
+          operation: 'unknown',
+          outcome: mapping.http,
+          reason: `the HTTP request was refused before it was read (${error.code ?? 'parse error'})`,
+        },
+        'request',
+      );
+    },
     loggerInstance,
     // Fastify's own request lines would log URLs and headers; the onResponse hook below logs one chosen line.
     logController: new LogController({ disableRequestLogging: true }),
@@ -97,10 +124,21 @@ export async function startRestListener(options: RestListenerOptions): Promise<R
     });
   }
 
-  app.addHook('onSend', async (_request, reply, payload) => {
+  // Set by `close`: requests still arriving on open connections while the listener drains are answered 503.
+  let closing = false;
+  app.addHook('onRequest', async (_request, reply) => {
+    if (closing) {
+      reply.header('connection', 'close');
+      throw unavailable('the server is shutting down; try another instance');
+    }
+  });
+
+  app.addHook('onSend', async (request, reply, payload) => {
     // Key material must not be kept by any cache on the way.
     reply.header('cache-control', 'no-store');
     reply.header('x-content-type-options', 'nosniff');
+    // The id of the request's log line, where an error's reason is written even when the body is empty.
+    reply.header(REQUEST_ID_HEADER, request.id);
     return payload;
   });
 
@@ -120,29 +158,26 @@ export async function startRestListener(options: RestListenerOptions): Promise<R
         durationMs: reply.elapsedTime,
         client: request.ip,
         certificate: mutual ? subjectForLog(tlsSocketOf(request.raw.socket).getPeerCertificate()?.raw) : undefined,
+        reason: errorReasonOf(request),
       },
       'request',
     );
   });
 
-  app.setNotFoundHandler((_request, reply) => sendProblem(reply, 404, 'Not Found', options.notFoundDetail));
+  app.setNotFoundHandler((request, reply) => sendError(request, reply, ERROR_TABLE.not_found, options.notFoundDetail));
 
   app.setErrorHandler((error: FastifyError, request, reply) => {
-    if (isDomainError(error)) {
-      const { mapping, message } = toPublicError(error, request.log, { requestId: request.id });
-      return sendProblem(reply, mapping.http, mapping.title, message);
-    }
     if (error.validation) {
       // Fastify's text names the place and the rule (`body/capsule_type must be equal to one of the allowed values`).
-      return sendProblem(reply, 400, ERROR_TABLE.invalid_argument.title, error.message);
+      return sendError(request, reply, ERROR_TABLE.invalid_argument, error.message);
     }
     const status = error.statusCode;
     if (typeof status === 'number' && status >= 400 && status < 500) {
       // Fastify's own client errors (bad JSON, 413, 415, …): their messages describe the request, nothing more.
-      return sendProblem(reply, status, titleFor(status), error.message);
+      return sendError(request, reply, mappingForHttpStatus(status), error.message);
     }
     const { mapping, message } = toPublicError(error, request.log, { requestId: request.id });
-    return sendProblem(reply, mapping.http, mapping.title, message);
+    return sendError(request, reply, mapping, message);
   });
 
   options.routes(app);
@@ -151,18 +186,14 @@ export async function startRestListener(options: RestListenerOptions): Promise<R
   }
   await app.listen({ host: options.host, port: options.port });
   const address = app.server.address() as AddressInfo;
-  return { port: address.port, close: () => app.close() };
+  return {
+    port: address.port,
+    close: () => {
+      closing = true;
+      return app.close();
+    },
+  };
 }
-
-const TITLES: Readonly<Record<number, string>> = {
-  400: 'Bad Request',
-  405: 'Method Not Allowed',
-  413: 'Content Too Large',
-  415: 'Unsupported Media Type',
-  431: 'Request Header Fields Too Large',
-};
-
-const titleFor = (status: number): string => TITLES[status] ?? 'Bad Request';
 
 /** The TLS socket under a request, for reading the client certificate. */
 export const tlsSocketOf = (socket: unknown): TLSSocket => socket as TLSSocket;
@@ -175,11 +206,11 @@ export function registerMethodNotAllowed(app: FastifyInstance, url: string, allo
   app.route({
     method: others,
     url,
-    handler: (_request, reply) => {
+    handler: (request, reply) => {
       reply.header('allow', allowed.join(', '));
       const detail =
         allowed.length > 0 ? `allowed methods: ${allowed.join(', ')}` : 'this path accepts no method on this listener';
-      return sendProblem(reply, 405, 'Method Not Allowed', detail);
+      return sendError(request, reply, PROTOCOL_ERROR_TABLE.method_not_allowed, detail);
     },
   });
 }

@@ -62,9 +62,10 @@ export function registerShareRoutes(
     url: nonce.url,
     schema: nonce.schemas,
     config: { operationId: 'createNonce' },
-    // "Empty or {}": no body at all is read as {} before the schema (which allows nothing else) is applied.
+    // The request has no fields (key-shares OpenAPI: "always empty", `nullable`): no body, an empty body and the
+    // `null` the official Java client sends all read as {} before the schema (an object) is applied.
     preValidation: (request, _reply, done) => {
-      if (request.body === undefined) {
+      if (request.body === undefined || request.body === null) {
         request.body = {};
       }
       done();
