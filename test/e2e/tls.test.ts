@@ -8,6 +8,7 @@ import {
   grpcCreateCapsule,
   grpcGetCapsule,
   https,
+  PROBLEM_ACCEPT,
   recipientClient,
   senderClient,
   startTestServer,
@@ -94,6 +95,7 @@ describe('TLS policy on every listener', () => {
       port: server.ports.restRecipient,
       method: 'GET',
       path: `/key-capsules/${capsuleId}`,
+      headers: PROBLEM_ACCEPT,
       ...(client ? { client } : {}),
     });
 
