@@ -63,7 +63,13 @@ export const configSchema = z.strictObject({
         .prefault('sqlite:./var/cdoc2.sqlite'),
       /** Run pending migrations at start (Knex takes a lock, so several instances starting at once are safe). */
       migrate: z.boolean().prefault(true),
+      /** How long a starting instance waits for another instance's migration before it gives up. */
+      migrationLockTimeout: boundedDuration('PT2M', 1000, 3_600_000, 'PT1S and PT1H'),
       pool: z.strictObject({ max: positiveInt(10, 1000) }).prefault({}),
+      /** The bound on one store operation, connection wait included; past it the request is 503 / UNAVAILABLE. */
+      queryTimeout: boundedDuration('PT5S', 100, 600_000, 'PT0.1S and PT10M'),
+      /** The bound on the readiness check (/health/ready, gRPC health): a hung database reads as not ready. */
+      readinessTimeout: boundedDuration('PT1S', 100, 60_000, 'PT0.1S and PT1M'),
     })
     .prefault({}),
   /** The address every listener binds. Loopback by default: exposing a server is a decision, not an accident. */

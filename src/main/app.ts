@@ -5,7 +5,13 @@ import type { Logger } from '../logging/logger.js';
 import { createMetrics } from '../observability/metrics.js';
 import { createOcspStapler } from '../pki/ocsp-stapler.js';
 import { createRevocationChecker, type RevocationStats } from '../pki/revocation-checker.js';
-import { createDatabase, migrateLatest, poolUse, type Database } from '../storage/database.js';
+import {
+  createDatabase,
+  migrateLatest,
+  MigrationLockTimeoutError,
+  poolUse,
+  type Database,
+} from '../storage/database.js';
 import { createKnexCapsuleStore } from '../storage/knex-capsule-store.js';
 import { createKnexShareStore } from '../storage/knex-share-store.js';
 import { createReflection } from '../transport/grpc/reflection.js';
@@ -45,12 +51,22 @@ export interface RunningApp {
 export const redactUrl = (url: string): string => url.replace(/\/\/([^:/@]+):[^@]*@/, '//$1:***@');
 
 async function openDatabase(config: ResolvedConfig, logger: Logger): Promise<Database> {
-  const db = createDatabase({ url: config.database.url, poolMax: config.database.pool.max, logger });
+  const db = createDatabase({
+    url: config.database.url,
+    poolMax: config.database.pool.max,
+    queryTimeoutMs: config.database.queryTimeout,
+    logger,
+  });
   try {
-    await (config.database.migrate ? migrateLatest(db) : db.raw('select 1'));
+    await (config.database.migrate
+      ? migrateLatest(db, { lockTimeoutMs: config.database.migrationLockTimeout })
+      : db.raw('select 1'));
     return db;
   } catch (error) {
     await db.destroy();
+    if (error instanceof MigrationLockTimeoutError) {
+      throw new ConfigError(`database.migrate: ${error.message}`);
+    }
     const code = (error as { code?: unknown }).code;
     throw new ConfigError(
       `database.url: cannot use ${redactUrl(config.database.url)} (${typeof code === 'string' ? code : (error as Error).message})`,
@@ -88,7 +104,7 @@ export async function startApp(
     () => revocation.stats,
     () => poolUse(db),
   );
-  const health = await startHealthMonitor(db);
+  const health = await startHealthMonitor(db, config.database.readinessTimeout);
   const listeners: Listener[] = [];
   const closeAll = async (): Promise<void> => {
     stapler?.stop();

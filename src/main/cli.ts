@@ -59,7 +59,7 @@ async function migrate(configFile: string | undefined): Promise<void> {
   const { config } = loadConfig(configFile);
   const db = createDatabase({ url: config.database.url });
   try {
-    await migrateLatest(db);
+    await migrateLatest(db, { lockTimeoutMs: config.database.migrationLockTimeout });
     process.stdout.write(`migrations applied to ${redactUrl(config.database.url)}\n`);
   } finally {
     await db.destroy();

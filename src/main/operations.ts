@@ -25,10 +25,27 @@ const PACKAGE = JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'ut
 /**
  * Readiness (spec/interfaces.md `management`): the database answers and every migration this build knows is
  * applied. Failures are reported as short reasons; the full error goes to the log through the database logger.
+ * The whole check is bounded by `timeoutMs`: a database that does not answer is not ready, and says so quickly.
  */
-async function readiness(db: Database): Promise<Readiness> {
+async function readiness(db: Database, timeoutMs: number): Promise<Readiness> {
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<Readiness>((resolve) => {
+    timer = setTimeout(
+      () => resolve({ ready: false, checks: { database: 'no answer', schema: 'unknown' } }),
+      timeoutMs,
+    );
+  });
   try {
-    await db.raw('select 1');
+    return await Promise.race([checkDatabase(db, timeoutMs), timedOut]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function checkDatabase(db: Database, timeoutMs: number): Promise<Readiness> {
+  try {
+    // Knex's own timeout also gives up the pooled connection of an unanswered query, so probes cannot pile up.
+    await db.raw('select 1').timeout(timeoutMs);
   } catch {
     return { ready: false, checks: { database: 'unreachable', schema: 'unknown' } };
   }
@@ -42,8 +59,8 @@ async function readiness(db: Database): Promise<Readiness> {
 }
 
 /** The database verdict for the gRPC health service, checked once now and then every few seconds. */
-export async function startHealthMonitor(db: Database): Promise<HealthMonitor> {
-  const monitor = createHealthMonitor(() => readiness(db), HEALTH_INTERVAL_MS);
+export async function startHealthMonitor(db: Database, timeoutMs: number): Promise<HealthMonitor> {
+  const monitor = createHealthMonitor(() => readiness(db, timeoutMs), HEALTH_INTERVAL_MS);
   await monitor.refresh();
   return monitor;
 }
@@ -64,7 +81,7 @@ export function startManagement(
     port: config.management.port,
     metricsToken: config.management.metricsToken,
     registry: metrics.registry,
-    readiness: () => readiness(db),
+    readiness: () => readiness(db, config.database.readinessTimeout),
     info: () => ({ name: PACKAGE.name, version: PACKAGE.version, node: process.version, startedAt }),
     logger: logger.child({ component: 'management' }),
   });

@@ -1,4 +1,5 @@
 import { IdConflictError, unavailable } from '../domain/errors.js';
+import { queryTimeoutOf, type Database } from './database.js';
 
 /** Driver error codes that mean "the database is not there right now", not "the query is wrong". */
 const UNAVAILABLE_CODES = new Set([
@@ -37,16 +38,33 @@ export function translateDatabaseError(error: unknown): unknown {
     (typeof code === 'string' && UNAVAILABLE_CODES.has(code)) ||
     (error instanceof Error && error.name === 'KnexTimeoutError')
   ) {
-    return unavailable('the database is unavailable; try again later', error);
+    return unavailable(DATABASE_UNAVAILABLE, error);
   }
   return error;
 }
 
-/** Runs a database operation and translates its failure. */
-export async function withDatabaseErrors<T>(operation: () => Promise<T>): Promise<T> {
+export const DATABASE_UNAVAILABLE = 'the database is unavailable; try again later';
+
+/**
+ * Runs a database operation and translates its failure. The operation is bounded by the database's query timeout
+ * (waiting for a pooled connection included): a database that accepts connections but stops answering is an
+ * outage like any other, answered 503 / UNAVAILABLE, never a request that hangs. The abandoned query finishes or
+ * fails on its own; its result is dropped.
+ */
+export async function withDatabaseErrors<T>(db: Database, operation: () => Promise<T>): Promise<T> {
+  const timeoutMs = queryTimeoutOf(db);
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(
+      () => reject(unavailable(DATABASE_UNAVAILABLE, new Error(`no answer within ${timeoutMs} ms`))),
+      timeoutMs,
+    );
+  });
   try {
-    return await operation();
+    return await Promise.race([operation(), timedOut]);
   } catch (error) {
     throw translateDatabaseError(error);
+  } finally {
+    clearTimeout(timer);
   }
 }

@@ -1,12 +1,18 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import knexFactory, { type Knex } from 'knex';
+import { createConnection } from 'mysql2/promise';
 import { migrationSource } from '../../migrations/index.js';
 
 export interface DatabaseOptions {
   /** `mysql://user:pass@host:port/db` or `sqlite:/absolute/path.sqlite` (or `sqlite::memory:`). */
   readonly url: string;
   readonly poolMax?: number;
+  /**
+   * How long one store operation (connection wait included) may take before it fails as `unavailable`: a
+   * database that stops answering (frozen, partitioned) must give 503 / UNAVAILABLE, not a hung request.
+   */
+  readonly queryTimeoutMs?: number;
   /** Where Knex's own warnings go; without it Knex prints them (with stack traces) to the console. */
   readonly logger?: { warn(object: object, message: string): void; debug(object: object, message: string): void };
 }
@@ -26,6 +32,14 @@ const knexLog = (logger: DatabaseOptions['logger']): KnexLog => {
 
 export type Database = Knex;
 
+/** The default of `database.queryTimeout` (config-schema.ts holds the configurable one). */
+const DEFAULT_QUERY_TIMEOUT_MS = 5000;
+
+const queryTimeouts = new WeakMap<Database, number>();
+
+/** The bound on one store operation of this database (see DatabaseOptions.queryTimeoutMs). */
+export const queryTimeoutOf = (db: Database): number => queryTimeouts.get(db) ?? DEFAULT_QUERY_TIMEOUT_MS;
+
 const MIGRATIONS_TABLE = 'knex_migrations';
 
 /**
@@ -33,7 +47,13 @@ const MIGRATIONS_TABLE = 'knex_migrations';
  * embedded zero-configuration default. Times are stored as epoch milliseconds, so no session time zone matters;
  * the MySQL session is still pinned to UTC so that anything an operator inspects reads the same everywhere.
  */
-export function createDatabase({ url, poolMax = 10, logger }: DatabaseOptions): Database {
+export function createDatabase(options: DatabaseOptions): Database {
+  const db = openKnex(options);
+  queryTimeouts.set(db, options.queryTimeoutMs ?? DEFAULT_QUERY_TIMEOUT_MS);
+  return db;
+}
+
+function openKnex({ url, poolMax = 10, logger, queryTimeoutMs = DEFAULT_QUERY_TIMEOUT_MS }: DatabaseOptions): Knex {
   const log = knexLog(logger);
   if (url.startsWith('sqlite:')) {
     const filename = url.slice('sqlite:'.length);
@@ -65,7 +85,8 @@ export function createDatabase({ url, poolMax = 10, logger }: DatabaseOptions): 
       log,
       connection: { uri: url, timezone: 'Z', charset: 'utf8mb4', connectTimeout: 5000 } as Knex.MySql2ConnectionConfig,
       pool: { min: 0, max: poolMax },
-      acquireConnectionTimeout: 5000,
+      // Waiting for a pooled connection is part of an operation's time: no longer than the operation may take.
+      acquireConnectionTimeout: queryTimeoutMs,
       migrations: { migrationSource, tableName: MIGRATIONS_TABLE },
     });
   }
@@ -80,8 +101,100 @@ export function poolUse(db: Database): { used: number; free: number; pendingAcqu
     : { used: 0, free: 0, pendingAcquires: 0 };
 }
 
-export async function migrateLatest(db: Database): Promise<void> {
-  await db.migrate.latest();
+/** The default of `database.migrationLockTimeout`. */
+const DEFAULT_MIGRATION_LOCK_TIMEOUT_MS = 120_000;
+
+/** The MySQL named lock that serialises instances migrating one database (GET_LOCK is server-wide). */
+const MIGRATION_LOCK_NAME = 'cdoc2_keyserver_migrations';
+
+export class MigrationLockTimeoutError extends Error {
+  override readonly name = 'MigrationLockTimeoutError';
+}
+
+const errorCode = (error: unknown): unknown => (error as { code?: unknown } | null)?.code;
+
+/**
+ * What a concurrent instance's migration looks like from here: Knex's own lock is taken ("Migration table is
+ * already locked"), or Knex's creation of its tables raced with another instance's (table exists, duplicate
+ * lock row, SQLite busy). Waiting and looking again is the answer to each.
+ */
+const isConcurrentMigration = (error: unknown): boolean =>
+  (error instanceof Error && error.name === 'MigrationLocked') ||
+  ['ER_TABLE_EXISTS_ERROR', 'ER_DUP_ENTRY', 'ER_LOCK_DEADLOCK', 'SQLITE_BUSY'].includes(String(errorCode(error))) ||
+  (error instanceof Error && /already exists/.test(error.message) && errorCode(error) === 'SQLITE_ERROR');
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Applies every pending migration. Several instances may start together on one empty database (README
+ * "Scaling out"): on MySQL/MariaDB they first queue on a server-wide named lock (GET_LOCK), so that exactly one
+ * creates Knex's bookkeeping tables and migrates while the others wait and then find nothing left to do. Where
+ * that lock is not available (SQLite, a Galera node refusing GET_LOCK), a concurrent migration is recognised by
+ * its error and retried. Either way the wait is bounded by `lockTimeoutMs`, then fails with a message that says
+ * what to look at.
+ */
+export async function migrateLatest(
+  db: Database,
+  { lockTimeoutMs = DEFAULT_MIGRATION_LOCK_TIMEOUT_MS }: { lockTimeoutMs?: number } = {},
+): Promise<void> {
+  const deadline = Date.now() + lockTimeoutMs;
+  const release = await takeNamedMigrationLock(db, lockTimeoutMs);
+  try {
+    for (;;) {
+      try {
+        await db.migrate.latest();
+        return;
+      } catch (error) {
+        if (!isConcurrentMigration(error)) {
+          throw error;
+        }
+        if (Date.now() > deadline) {
+          throw new MigrationLockTimeoutError(
+            `the migration lock stayed taken for ${lockTimeoutMs} ms: another instance is migrating, or one ` +
+              'stopped while migrating (then check the schema and set is_locked = 0 in knex_migrations_lock)',
+            { cause: error },
+          );
+        }
+        await sleep(100 + Math.random() * 200);
+      }
+    }
+  } finally {
+    await release();
+  }
+}
+
+/**
+ * GET_LOCK on a connection of its own (the lock belongs to the session, and the migration itself needs the
+ * pool). Returns how to release it; a server that refuses named locks (Galera may) leaves the retry alone.
+ */
+async function takeNamedMigrationLock(db: Database, lockTimeoutMs: number): Promise<() => Promise<void>> {
+  const config = (db.client as { config: unknown }).config as { client?: unknown; connection?: { uri?: string } };
+  const uri = config.connection?.uri;
+  if (config.client !== 'mysql2' || uri === undefined) {
+    return async () => {};
+  }
+  const connection = await createConnection({ uri, connectTimeout: 5000 });
+  try {
+    const [rows] = await connection.query('SELECT GET_LOCK(?, ?) AS got', [
+      MIGRATION_LOCK_NAME,
+      Math.ceil(lockTimeoutMs / 1000),
+    ]);
+    if ((rows as Array<{ got: number | null }>)[0]?.got !== 1) {
+      await connection.end();
+      throw new MigrationLockTimeoutError(
+        `another instance has been migrating this database for more than ${lockTimeoutMs} ms ` +
+          `(it holds the MySQL lock ${MIGRATION_LOCK_NAME}); try again when it has finished`,
+      );
+    }
+  } catch (error) {
+    if (error instanceof MigrationLockTimeoutError) {
+      throw error;
+    }
+    connection.destroy();
+    return async () => {};
+  }
+  // Ending the session releases the lock.
+  return () => connection.end().catch(() => connection.destroy());
 }
 
 export async function migrateRollbackAll(db: Database): Promise<void> {

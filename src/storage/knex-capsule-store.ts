@@ -49,12 +49,12 @@ const fromRow = (row: CapsuleRow): StoredCapsule => {
 export function createKnexCapsuleStore(db: Knex): CapsuleStore {
   return {
     insert: (capsule) =>
-      withDatabaseErrors(async () => {
+      withDatabaseErrors(db, async () => {
         await db<CapsuleRow>(TABLE).insert(toRow(capsule));
       }),
 
     findUnexpired: (transactionId, now) =>
-      withDatabaseErrors(async () => {
+      withDatabaseErrors(db, async () => {
         const row = await db<CapsuleRow>(TABLE)
           .where('transaction_id', transactionId)
           .andWhere('expires_at', '>', now.getTime())
@@ -62,6 +62,7 @@ export function createKnexCapsuleStore(db: Knex): CapsuleStore {
         return row ? fromRow(row) : undefined;
       }),
 
-    deleteExpired: (now, limit) => withDatabaseErrors(() => deleteExpiredRows(db, TABLE, 'transaction_id', now, limit)),
+    deleteExpired: (now, limit) =>
+      withDatabaseErrors(db, () => deleteExpiredRows(db, TABLE, 'transaction_id', now, limit)),
   };
 }

@@ -119,12 +119,12 @@ export function createKnexShareStore(db: Knex): ShareStore {
 
   return {
     insert: (share) =>
-      withDatabaseErrors(async () => {
+      withDatabaseErrors(db, async () => {
         await db<ShareRow>(SHARES).insert(toShareRow(share));
       }),
 
     findUnexpired: (shareId, now) =>
-      withDatabaseErrors(async () => {
+      withDatabaseErrors(db, async () => {
         const row = await db<ShareRow>(SHARES)
           .where('share_id', shareId)
           .andWhere('expires_at', '>', now.getTime())
@@ -133,12 +133,12 @@ export function createKnexShareStore(db: Knex): ShareStore {
       }),
 
     addNonce: (nonce, maxLive, now) =>
-      withDatabaseErrors(async () =>
+      withDatabaseErrors(db, async () =>
         mysql ? addNonceLocked(nonce, maxLive, now) : addNonceInOneStatement(nonce, maxLive, now),
       ),
 
     consumeNonce: (shareId, nonce, now) =>
-      withDatabaseErrors(async () => {
+      withDatabaseErrors(db, async () => {
         // One DELETE is the atomic "check and use": of two concurrent requests, exactly one deletes the row.
         const deleted = await db<NonceRow>(NONCES)
           .where({ share_id: shareId, nonce })
@@ -148,10 +148,10 @@ export function createKnexShareStore(db: Knex): ShareStore {
       }),
 
     // The nonces of a deleted share go with it (ON DELETE CASCADE).
-    deleteExpired: (now, limit) => withDatabaseErrors(() => deleteExpiredRows(db, SHARES, 'share_id', now, limit)),
+    deleteExpired: (now, limit) => withDatabaseErrors(db, () => deleteExpiredRows(db, SHARES, 'share_id', now, limit)),
 
     deleteStaleNonces: (now, limit) =>
-      withDatabaseErrors(async () => {
+      withDatabaseErrors(db, async () => {
         const stale = await db<NonceRow>(NONCES)
           .where('expires_at', '<=', now.getTime())
           .orderBy('expires_at')

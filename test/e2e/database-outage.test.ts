@@ -22,6 +22,14 @@ const readiness = (port: number): Promise<number> =>
       .end();
   });
 
+const QUERY_TIMEOUT_MS = 1000;
+
+const timed = async <T>(work: () => Promise<T>): Promise<{ result: T; ms: number }> => {
+  const started = performance.now();
+  const result = await work();
+  return { result, ms: performance.now() - started };
+};
+
 /** The database goes away under a running server, and comes back (a MariaDB of the test's own). */
 describe('database outage', function () {
   this.timeout(90_000);
@@ -30,7 +38,9 @@ describe('database outage', function () {
 
   before(async () => {
     mariadb = await startPrivateMariaDb();
-    server = await startTestServer({ database: { url: mariadb.url } });
+    server = await startTestServer({
+      database: { url: mariadb.url, queryTimeout: `PT${QUERY_TIMEOUT_MS / 1000}S`, readinessTimeout: 'PT1S' },
+    });
   });
   after(async () => {
     await server.close();
@@ -88,5 +98,43 @@ describe('database outage', function () {
       client: server.pki.clients.ecP256,
     });
     expect(fetched.status).to.equal(200);
+  });
+
+  it('answers 503 / UNAVAILABLE within the query timeout and readiness 503 within a second while the database hangs', async () => {
+    expect((await post()).status).to.equal(201);
+    mariadb.freeze();
+    try {
+      // Each bound: the configured timeout, plus slack for a loaded machine; a hung request would wait forever.
+      const rest = await timed(post);
+      expect(rest.result.status).to.equal(503);
+      expect(JSON.parse(rest.result.body).detail).to.equal('the database is unavailable; try again later');
+      expect(rest.ms).to.be.below(QUERY_TIMEOUT_MS + 1500);
+
+      const sender = senderClient(server.pki, server.ports.grpcSender);
+      try {
+        const grpc = await timed(() =>
+          grpcCreateCapsule(sender, { capsule: protoCapsule(capsuleFor(server.pki.clients.ecP256)) }).then(
+            () => 'OK',
+            (error: ServiceError) => status[error.code],
+          ),
+        );
+        expect(grpc.result).to.equal('UNAVAILABLE');
+        expect(grpc.ms).to.be.below(QUERY_TIMEOUT_MS + 1500);
+      } finally {
+        sender.close();
+      }
+
+      const ready = await timed(() => readiness(server.app.managementPort ?? 0));
+      expect(ready.result).to.equal(503);
+      expect(ready.ms).to.be.below(2500);
+    } finally {
+      mariadb.thaw();
+    }
+    const deadline = Date.now() + 15_000;
+    while ((await readiness(server.app.managementPort ?? 0)) !== 200) {
+      expect(Date.now(), 'ready again after the database answers').to.be.below(deadline);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    expect((await post()).status).to.equal(201);
   });
 });

@@ -16,6 +16,10 @@ export interface PrivateMariaDb {
   readonly port: number;
   stop(): Promise<void>;
   start(): Promise<void>;
+  /** SIGSTOP: the server keeps its connections open but answers nothing (a hung database). */
+  freeze(): void;
+  /** SIGCONT after freeze(). */
+  thaw(): void;
   /** Stops it and removes its data directory. */
   destroy(): Promise<void>;
 }
@@ -82,6 +86,8 @@ export async function startPrivateMariaDb(): Promise<PrivateMariaDb> {
     child = undefined;
     if (running && running.exitCode === null) {
       const exited = new Promise((resolve) => running.once('exit', resolve));
+      // A frozen server would keep the SIGTERM pending forever.
+      running.kill('SIGCONT');
       running.kill('SIGTERM');
       await exited;
     }
@@ -93,6 +99,8 @@ export async function startPrivateMariaDb(): Promise<PrivateMariaDb> {
     port,
     stop,
     start,
+    freeze: () => child?.kill('SIGSTOP'),
+    thaw: () => child?.kill('SIGCONT'),
     destroy: async () => {
       await stop();
       rmSync(dir, { recursive: true, force: true });

@@ -27,6 +27,7 @@ export async function startServerProcess(
   pki: TestPki,
   databaseUrl: string,
   extraYaml: readonly string[] = [],
+  { startTimeoutMs = 20_000 }: { startTimeoutMs?: number } = {},
 ): Promise<ServerProcess> {
   const dir = mkdtempSync(join(tmpdir(), 'cdoc2-process-'));
   const file = join(dir, 'config.yaml');
@@ -58,7 +59,7 @@ export async function startServerProcess(
   child.stderr?.on('data', (chunk: Buffer) => (err += chunk.toString()));
   const exited = new Promise<number | null>((resolveExit) => child.on('exit', (code) => resolveExit(code)));
   const started = await new Promise<{ capsulePorts: CapsulePorts; sharePorts: SharePorts }>((resolveStart, reject) => {
-    const timer = setTimeout(() => reject(new Error(`the server did not start: ${err}`)), 20_000);
+    const timer = setTimeout(() => reject(new Error(`the server did not start: ${err}`)), startTimeoutMs);
     const look = (): void => {
       for (const line of out.split('\n')) {
         if (line.startsWith('{') && line.includes('"msg":"started"')) {

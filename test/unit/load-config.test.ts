@@ -61,7 +61,14 @@ describe('loadConfig', () => {
       const { config, file } = loadConfig(undefined, {});
       expect(file).to.equal(undefined);
       expect(config).to.deep.equal({
-        database: { url: `sqlite:${resolve(process.cwd(), 'var/cdoc2.sqlite')}`, migrate: true, pool: { max: 10 } },
+        database: {
+          url: `sqlite:${resolve(process.cwd(), 'var/cdoc2.sqlite')}`,
+          migrate: true,
+          migrationLockTimeout: 120_000,
+          pool: { max: 10 },
+          queryTimeout: 5000,
+          readinessTimeout: 1000,
+        },
         host: '127.0.0.1',
         capsules: {
           enabled: true,
@@ -134,7 +141,10 @@ describe('loadConfig', () => {
       expect(config.database).to.deep.equal({
         url: 'mysql://user:pass@127.0.0.1:3306/cdoc2',
         migrate: true,
+        migrationLockTimeout: 120_000,
         pool: { max: 4 },
+        queryTimeout: 5000,
+        readinessTimeout: 1000,
       });
       expect(config.tls).to.deep.equal({ cert: '/etc/cdoc2/server.pem', key: join(dir, 'keys', 'server-key.pem') });
       expect(config.capsules.clientCa).to.deep.equal(['/etc/cdoc2/ca-1.pem', join(dir, 'ca-2.pem')]);
