@@ -105,7 +105,7 @@ describe('database outage', function () {
     mariadb.freeze();
     try {
       // Each bound: the configured timeout, plus slack for a loaded machine; a hung request would wait forever.
-      const rest = await timed(post);
+      const rest = await timed(() => post(PROBLEM_ACCEPT));
       expect(rest.result.status).to.equal(503);
       expect(JSON.parse(rest.result.body).detail).to.equal('the database is unavailable; try again later');
       expect(rest.ms).to.be.below(QUERY_TIMEOUT_MS + 1500);
