@@ -2,7 +2,7 @@
 import 'reflect-metadata';
 import { randomBytes, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { expect } from 'chai';
 import { status } from '@grpc/grpc-js';
 import {
@@ -20,7 +20,7 @@ import { changeCharacter, expectGrpcStatus, NONCE_TTL_MS, restGet, ticketHeaders
  * ticket was made for, a share row and a nonce row put straight into its database (the nonce is the one the
  * ticket names, so it cannot come from CreateNonce).
  */
-const VECTOR_DIR = '/work/shared/vectors/smartid-demo-ticket';
+const VECTOR_DIR = resolve(__dirname, '../fixtures/smartid-demo-ticket');
 const read = (name: string): string => readFileSync(join(VECTOR_DIR, name), 'utf8');
 
 const VECTOR = {

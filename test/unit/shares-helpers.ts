@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { KeyUsageFlags } from '@peculiar/x509';
 import { expect } from 'chai';
 import { DomainError } from '../../src/domain/errors.js';
@@ -63,8 +63,8 @@ export function mutateAt(text: string, index: number): string {
   return `${text.slice(0, index)}${replacement}${text.slice(index + 1)}`;
 }
 
-/** The public Smart-ID demo vector (/work/shared/vectors/smartid-demo-ticket). */
-export const VECTOR_DIR = '/work/shared/vectors/smartid-demo-ticket';
+/** The public Smart-ID demo vector (its README names the public source). */
+export const VECTOR_DIR = resolve(__dirname, '../fixtures/smartid-demo-ticket');
 
 export interface Vector {
   readonly ticket: string;
