@@ -41,6 +41,7 @@ export async function startCapsuleServer(wiring: Wiring, store: CapsuleStore): P
     revocation,
     label: 'client certificate',
     logger: logger.child({ component: 'certificate-trust' }),
+    trustListedLeaves: true,
   });
   const assertClientTrusted: ClientTrustCheck = (der, presentedChain) =>
     clientTrust.assertTrusted(der, clock.now(), presentedChain);

@@ -13,7 +13,20 @@ export interface CertificateTrustOptions {
   /** How messages name the certificate: "client certificate", "auth certificate". */
   readonly label: string;
   readonly logger: { warn(object: object, message: string): void };
+  /**
+   * Direct trust: a self-signed end-entity certificate that is itself among the anchors is trusted when presented
+   * exactly (same DER), as the official capsule server trusts the self-signed test clients of its truststore.
+   * Client certificates only; an auth-ticket signer must always chain to an issuer.
+   */
+  readonly trustListedLeaves?: boolean;
 }
+
+/**
+ * Issued by itself: its issuer name is its subject and its own key verifies its signature. (Not `checkIssued`,
+ * which also demands keyCertSign of the issuer, and an end-entity certificate rightly lacks it.)
+ */
+const isSelfSigned = (certificate: X509Certificate): boolean =>
+  certificate.issuer === certificate.subject && certificate.verify(certificate.publicKey);
 
 /** Longest chain accepted: leaf, intermediates, anchor. */
 const MAX_DEPTH = 6;
@@ -58,6 +71,7 @@ export function createCertificateTrust({
   revocation,
   label,
   logger,
+  trustListedLeaves = false,
 }: CertificateTrustOptions): CertificateTrust {
   const isAnchor = (certificate: X509Certificate): boolean =>
     anchors.some((anchor) => anchor.raw.equals(certificate.raw));
@@ -100,10 +114,19 @@ export function createCertificateTrust({
       if (!leafConstraints.allowsSignatures) {
         refuse('does not allow digitalSignature', leaf);
       }
+      if (trustListedLeaves && isAnchor(leaf) && isSelfSigned(leaf)) {
+        // Listed as itself, and it is not a CA (checked above), so it never issues: a certificate signed by its key
+        // finds no issuer below. Validity still counts. OCSP is not asked: no issuer can answer for a self-signed
+        // certificate, so it is revoked by removing it from the file.
+        if (!isValidAt(leaf, now)) {
+          refuse('is expired or not yet valid', leaf);
+        }
+        return;
+      }
       const path = [leaf];
       let current = leaf;
-      // The leaf itself is never an anchor: configured files name issuers, and a leaf listed there by mistake
-      // must still be issued by one.
+      // Otherwise the leaf itself is never an anchor: configured files name issuers, and a leaf listed there by
+      // mistake (or any listed leaf, for auth certificates) must still be issued by one.
       while (path.length === 1 || !isAnchor(current)) {
         if (path.length >= MAX_DEPTH) {
           refuse('has too long a chain', leaf);

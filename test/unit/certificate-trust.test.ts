@@ -59,6 +59,7 @@ function fixedChecker(verdict: RevocationVerdict): RevocationChecker & {
 function trustWith(
   anchors: readonly IssuedCertificate[],
   revocation: RevocationChecker = offChecker(),
+  trustListedLeaves = false,
 ): { trust: CertificateTrust; warnings: Warning[] } {
   const warnings: Warning[] = [];
   const trust = createCertificateTrust({
@@ -66,6 +67,7 @@ function trustWith(
     revocation,
     label: LABEL,
     logger: { warn: (object, message) => warnings.push({ object: object as Record<string, unknown>, message }) },
+    trustListedLeaves,
   });
   return { trust, warnings };
 }
@@ -419,6 +421,90 @@ describe('certificate trust (chain building, CA constraints, validity, revocatio
       const { trust } = trustWith([root], revocation);
       await refusal(trust.assertTrusted(der(leaf), now));
       expect(revocation.asked).to.have.length(0);
+    });
+  });
+
+  describe('direct trust of a listed self-signed client certificate', () => {
+    const selfSigned = (extra: { notAfter?: Date; subject?: string; profile?: 'client' | 'ca' } = {}) =>
+      issueCertificate({
+        subject: extra.subject ?? `CN=listed test client, ${ORG}`,
+        key: EC,
+        profile: extra.profile ?? 'client',
+        ...(extra.notAfter ? { notAfter: extra.notAfter } : {}),
+      });
+    const direct = (anchors: readonly IssuedCertificate[], revocation?: RevocationChecker) =>
+      trustWith(anchors, revocation, true);
+
+    it('accepts the listed certificate presented as is, without asking OCSP (no issuer could answer)', async () => {
+      const listed = await selfSigned();
+      const checker = fixedChecker({ ok: false, reason: 'revoked' });
+      await direct([listed, root], checker).trust.assertTrusted(der(listed), now);
+      expect(checker.asked).to.deep.equal([]);
+    });
+
+    it('accepts a listed one without basic constraints or key usage (as keytool makes them)', async () => {
+      const keys = await webcrypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, ['sign', 'verify']);
+      const bare = await x509.X509CertificateGenerator.createSelfSigned({
+        name: `CN=keytool-like client, ${ORG}`,
+        notBefore: new Date(Date.now() - DAY),
+        notAfter: new Date(Date.now() + DAY),
+        signingAlgorithm: { name: 'ECDSA', hash: 'SHA-256' },
+        keys,
+      });
+      const pem = bare.toString('pem');
+      const trust = createCertificateTrust({
+        anchors: [new X509Certificate(pem)],
+        revocation: offChecker(),
+        label: LABEL,
+        logger: { warn: () => undefined },
+        trustListedLeaves: true,
+      });
+      await trust.assertTrusted(new Uint8Array(bare.rawData), now);
+    });
+
+    it('refuses a same-subject impostor: another key under the listed name', async () => {
+      const listed = await selfSigned();
+      const impostor = await selfSigned();
+      expect(impostor.certificate.subject).to.equal(listed.certificate.subject);
+      const error = await refusal(direct([listed]).trust.assertTrusted(der(impostor), now));
+      expect(error.message).to.equal('the client certificate is not issued by a trusted issuer');
+    });
+
+    it("refuses a certificate signed by the listed certificate's key: a listed leaf never issues", async () => {
+      const listed = await selfSigned();
+      const issued = await client(listed, `CN=issued by a listed leaf, ${ORG}`);
+      const error = await refusal(direct([listed]).trust.assertTrusted(der(issued), now, [der(listed)]));
+      expect(error.message).to.equal('the client certificate is not issued by a trusted issuer');
+    });
+
+    it('refuses the listed certificate once it has expired', async () => {
+      const expired = await issueCertificate({
+        subject: `CN=expired listed client, ${ORG}`,
+        key: EC,
+        profile: 'client',
+        notBefore: new Date(now.getTime() - 10 * DAY),
+        notAfter: new Date(now.getTime() - DAY),
+      });
+      const error = await refusal(direct([expired]).trust.assertTrusted(der(expired), now));
+      expect(error.message).to.equal('the client certificate is expired or not yet valid');
+    });
+
+    it('refuses a listed self-signed CA certificate presented as a client certificate', async () => {
+      const listedCa = await selfSigned({ profile: 'ca' });
+      const error = await refusal(direct([listedCa]).trust.assertTrusted(der(listedCa), now));
+      expect(error.message).to.equal('the client certificate is a CA certificate');
+    });
+
+    it('refuses a listed certificate that is not self-signed unless its issuer is listed too', async () => {
+      const error = await refusal(direct([leaf]).trust.assertTrusted(der(leaf), now));
+      expect(error.message).to.equal('the client certificate is not issued by a trusted issuer');
+      await direct([leaf, root, intermediate]).trust.assertTrusted(der(leaf), now);
+    });
+
+    it('is off for auth certificates: a listed self-signed one is still refused', async () => {
+      const listed = await selfSigned();
+      const error = await refusal(trustWith([listed]).trust.assertTrusted(der(listed), now));
+      expect(error.message).to.equal('the client certificate is not issued by a trusted issuer');
     });
   });
 
