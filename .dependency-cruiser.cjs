@@ -1,6 +1,7 @@
 /**
  * The layering rules of README "Architecture", enforced on every test run:
- * domain is pure; storage implements domain ports; only transport imports gen/; nothing imports main; no cycles.
+ * domain is pure; storage implements domain ports; only transport (and the client, the other side of the same
+ * wire) imports gen/; nothing imports main; no cycles.
  */
 module.exports = {
   forbidden: [
@@ -30,9 +31,34 @@ module.exports = {
     },
     {
       name: 'only-transport-imports-gen',
+      comment: 'the generated stubs are wire code: the server transports and the client (its mirror image) use them',
       severity: 'error',
-      from: { path: '^src/', pathNot: '^src/transport' },
+      from: { path: '^src/', pathNot: '^src/(transport|client)' },
       to: { path: '^gen/' },
+    },
+    {
+      name: 'client-is-a-wire-adapter',
+      comment:
+        'src/client is shipped to backend systems as a library: it may use the wire stubs (gen/) and the pure domain ' +
+        '(capsule types, the SD-JWT ticket format), never server code (storage, server transports, config, main, ' +
+        'pki, auth, logging), so that it drags no database driver or server into a client and cannot reach around ' +
+        "the servers' rules",
+      severity: 'error',
+      from: { path: '^src/client' },
+      to: {
+        path: [
+          '^src/(storage|transport|main|config|pki|auth|logging|observability)',
+          '^migrations/',
+          'node_modules/(knex|mysql2|better-sqlite3|fastify|pino|prom-client)',
+        ],
+      },
+    },
+    {
+      name: 'servers-do-not-use-the-client',
+      comment: 'server code never depends on the client library; main (which only wires) may, for the dev setup',
+      severity: 'error',
+      from: { path: '^(src|migrations)/', pathNot: '^src/(client|main)' },
+      to: { path: '^src/client' },
     },
     {
       name: 'storage-not-transport',

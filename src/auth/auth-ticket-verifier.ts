@@ -6,8 +6,10 @@ import { matchTicketUrl, type BaseUrl } from '../domain/shares/ticket-url.js';
 import type { TicketVerifier, VerifiedTicket } from '../domain/shares/ticket-verifier.js';
 import { allowedAlgorithms, parseSignerCertificate } from './signer-certificate.js';
 
-/** The media type of the CDOC2 auth ticket (spec/shares-server.md "The auth ticket"). */
-export const AUTH_TICKET_TYP = 'vnd.cdoc2.auth-token.v1+sd-jwt';
+import { AUTH_TICKET_TYP } from '../domain/shares/auth-ticket.js';
+
+/** The media type of the CDOC2 auth ticket (spec/shares-server.md "The auth ticket"), written by the holder side. */
+export { AUTH_TICKET_TYP };
 
 export interface AuthTicketPolicy {
   /** This server's public base URLs, from configuration only. */

@@ -1,20 +1,26 @@
-import { createHash, createHmac, createPrivateKey, randomBytes, sign as cryptoSign, constants } from 'node:crypto';
+import { createHmac, createPrivateKey, sign as cryptoSign, constants } from 'node:crypto';
+import {
+  AUTH_TICKET_TYP,
+  encodeDisclosure,
+  prepareAuthTicket,
+  presentationFor,
+  signedJwt,
+} from '../../src/domain/shares/auth-ticket.js';
+import { disclosureDigest } from '../../src/domain/shares/sd-jwt.js';
 import type { IssuedCertificate } from '../../src/pki/certificates.js';
 
 /**
- * The client side of the CDOC2 auth ticket (spec/shares-server.md "The auth ticket"), for tests: what the Java
- * client does after one Smart-ID signature. Every knob an attack needs is exposed, so that tests can make exactly
- * one thing wrong at a time.
+ * The client side of the CDOC2 auth ticket (spec/shares-server.md "The auth ticket") for the server's tests: the
+ * library's ticket builder (src/domain/shares/auth-ticket.ts) with every knob an attack needs exposed, so that tests
+ * can make exactly one thing wrong at a time (a forged alg, none, HMAC, a wrong iss or typ).
  */
-export const AUTH_TICKET_TYP = 'vnd.cdoc2.auth-token.v1+sd-jwt';
+export { AUTH_TICKET_TYP };
 
 const b64url = (data: string | Buffer): string => Buffer.from(data).toString('base64url');
 
-export const digestOf = (disclosure: string): string =>
-  createHash('sha256').update(disclosure, 'ascii').digest('base64url');
+export const digestOf = disclosureDigest;
 
-/** A disclosure as the Java library writes it: JSON array, base64url, salt of 16 random bytes. */
-export const makeDisclosure = (elements: unknown[]): string => b64url(JSON.stringify(elements));
+export const makeDisclosure = (elements: unknown[]): string => encodeDisclosure(elements);
 
 export interface TicketOptions {
   readonly signer: IssuedCertificate;
@@ -77,27 +83,24 @@ export const serialNumberOf = (certificate: IssuedCertificate): string =>
   certificate.certificate.subjectName.getField('2.5.4.5')[0] ?? '';
 
 export function createAuthTicket(options: TicketOptions): AuthTicket {
-  const urlDisclosures = options.urls.map((url) => makeDisclosure([b64url(randomBytes(16)), url]));
-  const audDisclosure = makeDisclosure([
-    b64url(randomBytes(16)),
-    'aud',
-    urlDisclosures.map((disclosure) => ({ '...': digestOf(disclosure) })),
-  ]);
   const alg = options.alg ?? defaultAlg(options.signer);
-  const header = { typ: options.typ ?? AUTH_TICKET_TYP, alg };
-  const payload = {
+  const unsigned = prepareAuthTicket({
     iss: options.iss ?? `etsi/${serialNumberOf(options.signer)}`,
-    _sd: [digestOf(audDisclosure)],
-    _sd_alg: 'sha-256',
-    ...options.extraClaims,
-  };
-  const signingInput = `${b64url(JSON.stringify(header))}.${b64url(JSON.stringify(payload))}`;
-  const jwt = `${signingInput}.${signJws(options.signer, alg, signingInput)}`;
+    alg,
+    urls: options.urls,
+    ...(options.typ === undefined ? {} : { typ: options.typ }),
+    ...(options.extraClaims === undefined ? {} : { extraClaims: options.extraClaims }),
+  });
+  const signature = signJws(options.signer, alg, unsigned.signingInput);
+  const jwt = signedJwt(unsigned, Buffer.from(signature, 'base64url'));
   return {
     jwt,
-    audDisclosure,
-    urlDisclosures,
-    presentationFor: (index) => `${jwt}~${audDisclosure}~${urlDisclosures[index] ?? ''}~`,
+    audDisclosure: unsigned.audDisclosure,
+    urlDisclosures: unsigned.urlDisclosures,
+    presentationFor: (index) =>
+      index < unsigned.urlDisclosures.length
+        ? presentationFor(jwt, unsigned, index)
+        : `${jwt}~${unsigned.audDisclosure}~~`,
   };
 }
 
