@@ -1,5 +1,5 @@
 import { createServer, type Server, type TLSSocket } from 'node:tls';
-import type { AddressInfo } from 'node:net';
+import { createServer as createNetServer, type AddressInfo, type Server as NetServer } from 'node:net';
 import { parseServerList, type ServerList, type ServerListInput } from '../../src/client/index.js';
 import { issueCertificate, type IssuedCertificate } from '../../src/pki/certificates.js';
 import type { TestPki } from './test-pki.js';
@@ -67,4 +67,24 @@ export async function startTlsRecorder(identity: IssuedCertificate): Promise<Tls
         server.close(() => resolve());
       }),
   };
+}
+
+/**
+ * Free loopback ports, found by binding port 0 and closing: a shares server's base URL names its port, which must
+ * therefore be known before the server starts. All are held at once so that they are distinct.
+ */
+export async function freePorts(count: number): Promise<number[]> {
+  const servers = await Promise.all(
+    Array.from(
+      { length: count },
+      () =>
+        new Promise<NetServer>((resolve) => {
+          const server = createNetServer();
+          server.listen(0, '127.0.0.1', () => resolve(server));
+        }),
+    ),
+  );
+  const ports = servers.map((server) => (server.address() as AddressInfo).port);
+  await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
+  return ports;
 }

@@ -23,11 +23,20 @@ export interface ServerProcess {
  * Runs `cdoc2-keyserver serve --config FILE` as its own process, as an operator would, on the given database,
  * with every listener on a free port; resolves once its "started" log line names the ports.
  */
+export interface ServerProcessOptions {
+  /** The shares server's public base URLs (default: TEST_SHARES_BASE_URL). */
+  readonly shareBaseUrls?: readonly string[];
+  /** Fixed share ports, for base URLs that must name them (default: any free port). */
+  readonly sharePorts?: SharePorts;
+  /** How long to wait for the "started" line (several processes starting at once on a busy machine are slow). */
+  readonly startTimeoutMs?: number;
+}
+
 export async function startServerProcess(
   pki: TestPki,
   databaseUrl: string,
   extraYaml: readonly string[] = [],
-  { startTimeoutMs = 20_000 }: { startTimeoutMs?: number } = {},
+  options: ServerProcessOptions = {},
 ): Promise<ServerProcess> {
   const dir = mkdtempSync(join(tmpdir(), 'cdoc2-process-'));
   const file = join(dir, 'config.yaml');
@@ -40,9 +49,9 @@ export async function startServerProcess(
       `  clientCa: ['${pki.caFile}']`,
       '  ports: { restSender: 0, restRecipient: 0, grpcSender: 0, grpcRecipient: 0 }',
       'shares:',
-      `  baseUrls: ['${TEST_SHARES_BASE_URL}']`,
+      `  baseUrls: [${(options.shareBaseUrls ?? [TEST_SHARES_BASE_URL]).map((url) => `'${url}'`).join(', ')}]`,
       `  trustedIssuers: ['${pki.authCaFile}']`,
-      '  ports: { rest: 0, grpc: 0 }',
+      `  ports: { rest: ${options.sharePorts?.rest ?? 0}, grpc: ${options.sharePorts?.grpc ?? 0} }`,
       'revocation: { mode: off }',
       'management: { port: 0 }',
       ...extraYaml,
@@ -59,7 +68,10 @@ export async function startServerProcess(
   child.stderr?.on('data', (chunk: Buffer) => (err += chunk.toString()));
   const exited = new Promise<number | null>((resolveExit) => child.on('exit', (code) => resolveExit(code)));
   const started = await new Promise<{ capsulePorts: CapsulePorts; sharePorts: SharePorts }>((resolveStart, reject) => {
-    const timer = setTimeout(() => reject(new Error(`the server did not start: ${err}`)), startTimeoutMs);
+    const timer = setTimeout(
+      () => reject(new Error(`the server did not start: ${err}`)),
+      options.startTimeoutMs ?? 20_000,
+    );
     const look = (): void => {
       for (const line of out.split('\n')) {
         if (line.startsWith('{') && line.includes('"msg":"started"')) {
