@@ -27,7 +27,8 @@ export const DEV_PKI_DIR = resolve('var', 'dev-pki');
 
 /**
  * The development defaults: without a configuration file and without `tls`, the server runs on a development PKI
- * it creates itself, trusts its CA for client and authentication certificates, and names its own shares listener.
+ * it creates itself, trusts its CA for client certificates and its authentication CA for ticket signers, and names
+ * its own shares listener.
  */
 function withDevDefaults(config: Config, devPki: DevPkiPaths): Config {
   return {
@@ -43,7 +44,7 @@ function withDevDefaults(config: Config, devPki: DevPkiPaths): Config {
       ...config.shares,
       baseUrls:
         config.shares.baseUrls.length > 0 ? config.shares.baseUrls : [`https://localhost:${config.shares.ports.rest}`],
-      trustedIssuers: config.shares.trustedIssuers.length > 0 ? config.shares.trustedIssuers : [devPki.ca],
+      trustedIssuers: config.shares.trustedIssuers.length > 0 ? config.shares.trustedIssuers : [devPki.authCa],
     },
   };
 }

@@ -7,6 +7,7 @@ import { createLogger } from '../logging/logger.js';
 import { ensureDevPki } from '../pki/dev-pki.js';
 import { createDatabase, migrateLatest } from '../storage/database.js';
 import { redactUrl, startApp } from './app.js';
+import { writeDevServerList } from './dev-client.js';
 import { formatSummary } from './summary.js';
 
 const USAGE = `usage:
@@ -27,6 +28,7 @@ async function serve(configFile: string | undefined): Promise<void> {
       management:
         app.managementPort === undefined ? undefined : { host: config.management.host, port: app.managementPort },
       devPki: config.devPki,
+      serverList: config.devPki && writeDevServerList(config.devPki, 'localhost', app.capsulePorts, app.sharePorts),
       database: redactUrl(config.database.url),
     }) + '\n',
   );

@@ -1,7 +1,8 @@
 import { generateKeyPairSync, randomBytes, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { relative } from 'node:path';
-import type { DevPkiPaths } from '../pki/dev-pki.js';
+import { DEV_AUTH_SERIAL_NUMBER, type DevPkiPaths } from '../pki/dev-pki.js';
+import { devShareRoundTrip } from './dev-client.js';
 import type { CapsulePorts } from './capsules.js';
 import type { SharePorts } from './shares.js';
 
@@ -28,6 +29,8 @@ export function formatSummary(options: {
   sharePorts: SharePorts | undefined;
   management: { host: string; port: number } | undefined;
   devPki: DevPkiPaths | undefined;
+  /** The development server list written for cdoc2-client (zero-configuration start only). */
+  serverList?: string | undefined;
   database: string;
 }): string {
   const { capsulePorts, sharePorts, devPki } = options;
@@ -84,7 +87,7 @@ export function formatSummary(options: {
     const path = (file: string): string => relative(process.cwd(), file) || file;
     const share = JSON.stringify({
       share: randomBytes(32).toString('base64'),
-      recipient: 'etsi/PNOEE-38001085718',
+      recipient: `etsi/${DEV_AUTH_SERIAL_NUMBER}`,
     });
     lines.push(
       '',
@@ -95,9 +98,7 @@ export function formatSummary(options: {
       '',
       '  Get a one-time nonce for it (put the id from Location in place of SHARE_ID):',
       `    curl -s --cacert ${path(devPki.ca)} -X POST https://${host}:${sharePorts.rest}/key-shares/SHARE_ID/nonce`,
-      '',
-      '  Fetching the share needs an auth ticket signed with an authentication certificate of the trusted issuers',
-      '  (README "Shares server").',
+      ...(options.serverList ? devShareRoundTrip(devPki, options.serverList) : []),
     );
   }
   lines.push('');

@@ -1,13 +1,19 @@
+// @peculiar/x509 needs the Reflect polyfill before it loads.
+import 'reflect-metadata';
 import { X509Certificate } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { KeyUsageFlags } from '@peculiar/x509';
 import { issueCertificate } from './certificates.js';
 
 /**
  * The development PKI of the zero-configuration start (spec/interfaces.md "Command line"): a self-signed CA, a
- * server certificate for localhost, and one recipient client certificate (EC P-256) for the printed `curl`
- * example. For development only: the CA's private key sits next to it so that more client certificates can be
- * issued, which is exactly what a production CA must never allow.
+ * server certificate for localhost, one recipient client certificate (EC P-256) for the printed `curl` example,
+ * and, for the shares server, a separate authentication CA (the development server trusts it, as a real one trusts
+ * "EID-SK") with one Smart-ID-like authentication certificate and key (RSA, subject serialNumber PNOEE-…, key usage
+ * digitalSignature without nonRepudiation) that the printed `cdoc2-client share get` signs with. For development
+ * only: the CAs' private keys sit next to them so that more certificates can be issued, which is exactly what a
+ * production CA must never allow.
  */
 export const DEV_PKI_FILES = {
   ca: 'ca.pem',
@@ -16,7 +22,14 @@ export const DEV_PKI_FILES = {
   serverKey: 'server-key.pem',
   clientCert: 'client-cert.pem',
   clientKey: 'client-key.pem',
+  authCa: 'auth-ca.pem',
+  authCaKey: 'auth-ca-key.pem',
+  authCert: 'auth-cert.pem',
+  authKey: 'auth-key.pem',
 } as const;
+
+/** The person of the development authentication certificate: a test identity code, never a real one. */
+export const DEV_AUTH_SERIAL_NUMBER = 'PNOEE-38001085718';
 
 export type DevPkiPaths = { readonly [K in keyof typeof DEV_PKI_FILES]: string };
 
@@ -29,7 +42,7 @@ const isUsable = (paths: DevPkiPaths): boolean => {
   }
   // Regenerate when any certificate is about to expire, so that a long-lived checkout keeps starting.
   const soon = Date.now() + 86_400_000;
-  return [paths.ca, paths.serverCert, paths.clientCert].every(
+  return [paths.ca, paths.serverCert, paths.clientCert, paths.authCa, paths.authCert].every(
     (path) => new Date(new X509Certificate(readFileSync(path)).validTo).getTime() > soon,
   );
 };
@@ -61,6 +74,20 @@ export async function ensureDevPki(dir: string): Promise<{ paths: DevPkiPaths; c
     profile: 'client',
     issuer: ca,
   });
+  const authCa = await issueCertificate({
+    subject: 'CN=cdoc2-keyserver development authentication CA, O=cdoc2-keyserver (development only)',
+    key: { kind: 'ec', curve: 'P-256' },
+    profile: 'ca',
+    pathLength: 0,
+  });
+  const auth = await issueCertificate({
+    subject: `2.5.4.5=${DEV_AUTH_SERIAL_NUMBER}, CN="TESTNUMBER,OK", C=EE`,
+    // RSA, as Smart-ID's authentication keys are: the ticket is then RS256, as in production.
+    key: { kind: 'rsa', bits: 2048 },
+    profile: 'client',
+    issuer: authCa,
+    keyUsage: KeyUsageFlags.digitalSignature | KeyUsageFlags.keyEncipherment | KeyUsageFlags.dataEncipherment,
+  });
   const write = (path: string, text: string, secret: boolean): void =>
     writeFileSync(path, text, { mode: secret ? 0o600 : 0o644 });
   write(paths.ca, ca.certPem, false);
@@ -69,5 +96,9 @@ export async function ensureDevPki(dir: string): Promise<{ paths: DevPkiPaths; c
   write(paths.serverKey, server.keyPem, true);
   write(paths.clientCert, client.certPem, false);
   write(paths.clientKey, client.keyPem, true);
+  write(paths.authCa, authCa.certPem, false);
+  write(paths.authCaKey, authCa.keyPem, true);
+  write(paths.authCert, auth.certPem, false);
+  write(paths.authKey, auth.keyPem, true);
   return { paths, created: true };
 }

@@ -1,10 +1,11 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { expect } from 'chai';
 import { createDatabase } from '../../src/storage/database.js';
+import { freePorts } from '../support/client-fixtures.js';
 import { createTestDatabase } from '../support/mysql.js';
 import { getTestPki } from '../support/test-pki.js';
 
@@ -77,6 +78,7 @@ describe('cdoc2-keyserver command line', () => {
   describe('npm start (serve without configuration)', () => {
     let dir: string;
     let child: ChildProcess | undefined;
+    let summary = '';
 
     before(() => {
       dir = mkdtempSync(join(tmpdir(), 'cdoc2-zero-config-'));
@@ -87,12 +89,14 @@ describe('cdoc2-keyserver command line', () => {
     });
 
     it('starts on SQLite with a development PKI and serves a capsule to its printed curl commands', async () => {
+      // The development shares base URL names the configured port, so that one must be known in advance.
+      const [sharesPort] = await freePorts(1);
       child = spawn(process.execPath, ['--require', TSX, CLI, 'serve'], {
         cwd: dir,
-        env: { ...cleanEnv(), ...FREE_PORTS },
+        env: { ...cleanEnv(), ...FREE_PORTS, CDOC2_SHARES_PORTS_REST: String(sharesPort) },
         stdio: ['ignore', 'pipe', 'pipe'],
       });
-      const summary = await waitFor(child, /key-capsules\/KC\.\.\.\n/);
+      summary = await waitFor(child, /--signer-key \S+\n/);
       expect(existsSync(join(dir, 'var', 'cdoc2.sqlite'))).to.equal(true);
       expect(statSync(join(dir, 'var', 'dev-pki', 'server-key.pem')).mode & 0o077).to.equal(0);
 
@@ -105,6 +109,21 @@ describe('cdoc2-keyserver command line', () => {
       const fetched = await run('bash', ['-c', fetchCommand], { cwd: dir });
       const posted = /-d '([^']+)'/.exec(summary)?.[1];
       expect(fetched.stdout).to.equal(posted);
+    });
+
+    it('serves a share to the printed cdoc2-client round trip, through the written server list that pins it', async () => {
+      // The summary prints `npx tsx …` when run from the sources; the same file under this test's tsx.
+      const asHere = (command: string): string => command.replace(/^npx tsx /, `${process.execPath} --require ${TSX} `);
+      const put = await run('bash', ['-c', asHere(commandAfter(summary, /Store a secret with the client/))], {
+        cwd: dir,
+      });
+      const secret = /^secret ([0-9a-f]{64})$/m.exec(put.stdout)?.[1];
+      expect(secret, put.stdout).to.be.a('string');
+      expect(put.stderr).to.match(/dev-shares: share stored/);
+      const get = await run('bash', ['-c', asHere(commandAfter(summary, /Get it back/))], { cwd: dir });
+      expect(get.stdout.trim()).to.equal(secret);
+      const list = readFileSync(join(dir, 'var', 'dev-pki', 'servers.yaml'), 'utf8');
+      expect(list).to.match(/certificates: \[server-cert\.pem\]/);
     });
 
     it('stops with exit code 0 on SIGTERM', async () => {

@@ -38,13 +38,13 @@ describe('resolveConfig: development defaults, cross-field rules and TLS materia
     shares: { baseUrls: ['https://css.test'], trustedIssuers: [pki.authCaFile], ...extra.shares },
   });
 
-  it('without a file and without tls, creates a development PKI and trusts it, with revocation off', async () => {
+  it('without a file and without tls, creates a development PKI and trusts its CA (clients) and authentication CA (ticket signers), with revocation off', async () => {
     const config = await resolve({ shares: { ports: { rest: 9445 } } });
     const devPki = config.devPki;
     expect(devPki, 'the development PKI').not.to.equal(undefined);
     expect(config.tls).to.deep.equal({ cert: devPki?.serverCert, key: devPki?.serverKey });
     expect(config.capsules.clientCa).to.deep.equal([devPki?.ca]);
-    expect(config.shares.trustedIssuers).to.deep.equal([devPki?.ca]);
+    expect(config.shares.trustedIssuers).to.deep.equal([devPki?.authCa]);
     expect(config.shares.baseUrls).to.deep.equal(['https://localhost:9445']);
     expect(config.revocation.mode).to.equal('off');
     expect(config.material.clientCa).to.have.length(1);
