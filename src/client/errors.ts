@@ -13,11 +13,11 @@ export type ClientErrorKind =
   | 'unavailable'
   | 'server_error';
 
-export class ClientError extends Error {
+export abstract class ClientError extends Error {
   override readonly name: string = 'ClientError';
+  abstract readonly kind: ClientErrorKind;
 
   constructor(
-    readonly kind: ClientErrorKind,
     message: string,
     /** The server list id of the server concerned, when one is. */
     readonly serverId?: string,
@@ -30,17 +30,13 @@ export class ClientError extends Error {
 /** The server list file does not parse or breaks a rule (the message names the entry and the field). */
 export class ServerListError extends ClientError {
   override readonly name = 'ServerListError';
-  constructor(message: string, options?: { cause?: unknown }) {
-    super('invalid_server_list', message, undefined, options);
-  }
+  readonly kind = 'invalid_server_list';
 }
 
 /** The server refused the request as malformed (HTTP 400, INVALID_ARGUMENT), or the caller's input is wrong. */
 export class InvalidRequestError extends ClientError {
   override readonly name = 'InvalidRequestError';
-  constructor(message: string, serverId?: string) {
-    super('invalid_request', message, serverId);
-  }
+  readonly kind = 'invalid_request';
 }
 
 /**
@@ -49,17 +45,13 @@ export class InvalidRequestError extends ClientError {
  */
 export class NotFoundError extends ClientError {
   override readonly name = 'NotFoundError';
-  constructor(message: string, serverId?: string) {
-    super('not_found', message, serverId);
-  }
+  readonly kind = 'not_found';
 }
 
 /** The server did not accept the caller's credentials (HTTP 401, UNAUTHENTICATED, PERMISSION_DENIED). */
 export class NotAuthorizedError extends ClientError {
   override readonly name = 'NotAuthorizedError';
-  constructor(message: string, serverId?: string) {
-    super('not_authorized', message, serverId);
-  }
+  readonly kind = 'not_authorized';
 }
 
 /**
@@ -68,20 +60,18 @@ export class NotAuthorizedError extends ClientError {
  */
 export class ServerNotTrustedError extends ClientError {
   override readonly name = 'ServerNotTrustedError';
-  constructor(message: string, serverId: string, options?: { cause?: unknown }) {
-    super('server_not_trusted', message, serverId, options);
-  }
+  readonly kind = 'server_not_trusted';
 }
 
 /** Two servers chosen for one secret are run by the same organization (spec "Server identification and trust"). */
 export class OrganizationDuplicateError extends ClientError {
   override readonly name = 'OrganizationDuplicateError';
+  readonly kind = 'organization_duplicate';
   constructor(
     readonly organization: string,
     readonly serverIds: readonly string[],
   ) {
     super(
-      'organization_duplicate',
       `servers ${serverIds.join(' and ')} are both run by organization "${organization}": each share must go to a different organization`,
     );
   }
@@ -90,13 +80,13 @@ export class OrganizationDuplicateError extends ClientError {
 /** Fewer shares could be fetched than the scheme needs; `failures` says why each missing one is missing. */
 export class ThresholdNotMetError extends ClientError {
   override readonly name = 'ThresholdNotMetError';
+  readonly kind = 'threshold_not_met';
   constructor(
     readonly needed: number,
     readonly obtained: number,
     readonly failures: readonly ClientError[],
   ) {
     super(
-      'threshold_not_met',
       `${obtained} of the ${needed} shares needed could be fetched` +
         (failures.length > 0
           ? `: ${failures.map((failure) => `${failure.serverId ?? '?'}: ${failure.message}`).join('; ')}`
@@ -108,15 +98,11 @@ export class ThresholdNotMetError extends ClientError {
 /** The server could not be reached or answered UNAVAILABLE / 503, or the deadline passed. */
 export class UnavailableError extends ClientError {
   override readonly name = 'UnavailableError';
-  constructor(message: string, serverId: string, options?: { cause?: unknown }) {
-    super('unavailable', message, serverId, options);
-  }
+  readonly kind = 'unavailable';
 }
 
 /** Anything else the server answered (HTTP 5xx, INTERNAL, an answer that breaks the API contract). */
 export class ServerError extends ClientError {
   override readonly name = 'ServerError';
-  constructor(message: string, serverId: string) {
-    super('server_error', message, serverId);
-  }
+  readonly kind = 'server_error';
 }

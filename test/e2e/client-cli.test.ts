@@ -5,6 +5,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { expect } from 'chai';
+import { stringify as stringifyYaml } from 'yaml';
 import { freePorts } from '../support/client-fixtures.js';
 import { ephemeralPoint } from '../support/capsule-fixtures.js';
 import { startTestServer, type TestServer } from '../support/test-server.js';
@@ -66,39 +67,42 @@ describe('cdoc2-client command line', function () {
     writeFileSync(join(dir, 'auth-key.pem'), pki.auth.ecP256.keyPem);
     // Relative file names are the list's own directory's.
     list = join(dir, 'servers.yaml');
+    const entry = (
+      id: string,
+      capsuleType: string,
+      organization: string,
+      urls: string[],
+      certificate = 'server.pem',
+    ) => ({
+      id,
+      capsuleType,
+      organization,
+      senderUrl: urls[0],
+      recipientUrl: urls[1] ?? urls[0],
+      certificates: [certificate],
+    });
+    const shares = (server: TestServer): string[] => [`https://localhost:${server.sharePorts.rest}`];
     writeFileSync(
       list,
-      [
-        'ca: [ca.pem]',
-        'servers:',
-        '  - id: kc',
-        '    capsuleType: KeyServerCapsule',
-        '    organization: org-a',
-        `    senderUrl: https://localhost:${a.ports.restSender}`,
-        `    recipientUrl: grpcs://localhost:${a.ports.grpcRecipient}`,
-        '    certificates: [server.pem]',
-        ...[a, b].flatMap((server, index) => [
-          `  - id: css-${index + 1}`,
-          '    capsuleType: KeySharesCapsule',
-          `    organization: org-${index === 0 ? 'a' : 'b'}`,
-          `    senderUrl: https://localhost:${server.sharePorts.rest}`,
-          `    recipientUrl: https://localhost:${server.sharePorts.rest}`,
-          '    certificates: [server.pem]',
-        ]),
-        '  - id: css-1-again',
-        '    capsuleType: KeySharesCapsule',
-        '    organization: org-a',
-        `    senderUrl: https://localhost:${a.sharePorts.rest}`,
-        `    recipientUrl: https://localhost:${a.sharePorts.rest}`,
-        '    certificates: [server.pem]',
-        '  - id: kc-wrong-pin',
-        '    capsuleType: KeyServerCapsule',
-        '    organization: org-c',
-        `    senderUrl: https://localhost:${a.ports.restSender}`,
-        `    recipientUrl: https://localhost:${a.ports.restRecipient}`,
-        '    certificates: [ca.pem]',
-        '',
-      ].join('\n'),
+      stringifyYaml({
+        ca: ['ca.pem'],
+        servers: [
+          entry('kc', 'KeyServerCapsule', 'org-a', [
+            `https://localhost:${a.ports.restSender}`,
+            `grpcs://localhost:${a.ports.grpcRecipient}`,
+          ]),
+          entry('css-1', 'KeySharesCapsule', 'org-a', shares(a)),
+          entry('css-2', 'KeySharesCapsule', 'org-b', shares(b)),
+          entry('css-1-again', 'KeySharesCapsule', 'org-a', shares(a)),
+          entry(
+            'kc-wrong-pin',
+            'KeyServerCapsule',
+            'org-c',
+            [`https://localhost:${a.ports.restSender}`, `https://localhost:${a.ports.restRecipient}`],
+            'ca.pem',
+          ),
+        ],
+      }),
     );
   });
   after(async () => {

@@ -120,6 +120,18 @@ describe('client library: secrets split across shares server processes of distin
   const recipient = () => 'etsi/PNOEE-38001085718';
   const signer = () => countingSigner(softwareSigner(person().certPem, person().keyPem));
 
+  /** A random 32-byte secret stored 3-of-5 (Shamir) on all five servers. */
+  async function storeThreeOfFive(): Promise<{ secret: Buffer; shared: SharedSecret }> {
+    const secret = randomBytes(32);
+    const shared = await client.storeSecret({
+      secret,
+      recipient: recipient(),
+      servers: ids,
+      scheme: { kind: 'shamir', threshold: 3 },
+    });
+    return { secret, shared };
+  }
+
   it('recombines a 3-of-3 XOR secret from three servers (two REST, one gRPC) with one signature', async () => {
     const secret = randomBytes(32);
     const progress: ShareProgress[] = [];
@@ -163,13 +175,7 @@ describe('client library: secrets split across shares server processes of distin
   });
 
   it('recovers a 3-of-5 Shamir secret from every 3 of the 5 servers, one signature each time', async () => {
-    const secret = randomBytes(32);
-    const shared = await client.storeSecret({
-      secret,
-      recipient: recipient(),
-      servers: ids,
-      scheme: { kind: 'shamir', threshold: 3 },
-    });
+    const { secret, shared } = await storeThreeOfFive();
     expect(shared).to.include({ scheme: 'shamir', threshold: 3 });
     const triples: number[][] = [];
     for (let a = 0; a < COUNT; a++) {
@@ -243,13 +249,7 @@ describe('client library: secrets split across shares server processes of distin
   });
 
   it('recovers a 3-of-5 secret with two servers down, and fails with three down without asking for a signature', async () => {
-    const secret = randomBytes(32);
-    const shared = await client.storeSecret({
-      secret,
-      recipient: recipient(),
-      servers: ids,
-      scheme: { kind: 'shamir', threshold: 3 },
-    });
+    const { secret, shared } = await storeThreeOfFive();
     await Promise.all([processes[1]?.stop(), processes[3]?.stop()]);
     const once = signer();
     const recovered = await client.fetchSecret({ secret: shared, signer: once });
