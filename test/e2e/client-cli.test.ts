@@ -19,6 +19,9 @@ interface Run {
   readonly stderr: string;
 }
 
+/** A command line split at spaces (the test's paths have none). */
+const args = (line: string): string[] => line.split(/\s+/).filter(Boolean);
+
 /** Runs `cdoc2-client ARGS` as a person would, in its own process. */
 function cli(args: readonly string[], env: Record<string, string> = {}): Promise<Run> {
   return new Promise((resolveRun) => {
@@ -105,6 +108,14 @@ describe('cdoc2-client command line', function () {
       }),
     );
   });
+  /** `share get` of a description, signed by the test person's authentication key. */
+  const shareGet = (description: string, ...extra: string[]): Promise<Run> =>
+    cli([
+      ...args(`share get --servers ${list} --in ${description}`),
+      ...args(`--signer-cert ${dir}/auth-cert.pem --signer-key ${dir}/auth-key.pem`),
+      ...extra,
+    ]);
+
   after(async () => {
     await Promise.all(servers.map((server) => server.close()));
     if (dir) {
@@ -114,37 +125,20 @@ describe('cdoc2-client command line', function () {
 
   it('stores a capsule with `capsule put` and fetches it with `capsule get` (REST sender, gRPC recipient)', async () => {
     const material = ephemeralPoint('P-256').toString('base64');
-    const put = await cli([
-      'capsule',
-      'put',
-      '--servers',
-      list,
-      '--server',
-      'kc',
-      '--recipient',
-      join(dir, 'recipient-cert.pem'),
-      '--ephemeral-key-material',
-      material,
-    ]);
+    const put = await cli(
+      args(
+        `capsule put --servers ${list} --server kc --recipient ${dir}/recipient-cert.pem --ephemeral-key-material ${material}`,
+      ),
+    );
     expect(put.stderr).to.equal('');
     expect(put.code).to.equal(0);
     const transactionId = put.stdout.trim();
     expect(transactionId).to.match(/^KC[0-9a-f]{32}$/);
-    const get = await cli([
-      'capsule',
-      'get',
-      '--servers',
-      list,
-      '--server',
-      'kc',
-      '--transaction-id',
-      transactionId,
-      '--cert',
-      join(dir, 'recipient-cert.pem'),
-      '--key',
-      join(dir, 'recipient-key.pem'),
-      '--json',
-    ]);
+    const get = await cli(
+      args(
+        `capsule get --servers ${list} --server kc --transaction-id ${transactionId} --cert ${dir}/recipient-cert.pem --key ${dir}/recipient-key.pem --json`,
+      ),
+    );
     expect(get.code, get.stderr).to.equal(0);
     const capsule = JSON.parse(get.stdout);
     expect(capsule).to.include({
@@ -158,94 +152,37 @@ describe('cdoc2-client command line', function () {
   it('splits a secret over two organizations with `share put` and recombines it with `share get`', async () => {
     const out = join(dir, 'shares.json');
     const secret = 'a5'.repeat(32);
-    const put = await cli([
-      'share',
-      'put',
-      '--servers',
-      list,
-      '--server',
-      'css-1',
-      '--server',
-      'css-2',
-      '--recipient',
-      'etsi/PNOEE-30303039914',
-      '--secret',
-      secret,
-      '--out',
-      out,
-    ]);
+    const put = await cli(
+      args(
+        `share put --servers ${list} --server css-1 --server css-2 --recipient etsi/PNOEE-30303039914 --secret ${secret} --out ${out}`,
+      ),
+    );
     expect(put.code, put.stderr).to.equal(0);
     expect(put.stderr)
       .to.match(/css-1: share stored/)
       .and.to.match(/css-2: share stored/);
     const description = JSON.parse(readFileSync(out, 'utf8'));
     expect(description).to.include({ recipient: 'etsi/PNOEE-30303039914', scheme: 'n-of-n', threshold: 2 });
-    const get = await cli([
-      'share',
-      'get',
-      '--servers',
-      list,
-      '--in',
-      out,
-      '--signer-cert',
-      join(dir, 'auth-cert.pem'),
-      '--signer-key',
-      join(dir, 'auth-key.pem'),
-      '--json',
-    ]);
+    const get = await shareGet(out, '--json');
     expect(get.code, get.stderr).to.equal(0);
     expect(JSON.parse(get.stdout)).to.deep.equal({ secret });
     expect(get.stderr).to.match(/ticket signed once for css-1, css-2/);
     // The nonces are spent: the same description needs (and gets) fresh ones, so a second fetch works too.
-    const again = await cli([
-      'share',
-      'get',
-      '--servers',
-      list,
-      '--in',
-      out,
-      '--signer-cert',
-      join(dir, 'auth-cert.pem'),
-      '--signer-key',
-      join(dir, 'auth-key.pem'),
-    ]);
+    const again = await shareGet(out);
     expect(again.stdout.trim()).to.equal(secret);
   });
 
   it('generates and prints a random 32-byte secret when none is given (2-of-2 Shamir)', async () => {
     const out = join(dir, 'generated.json');
-    const put = await cli([
-      'share',
-      'put',
-      '--servers',
-      list,
-      '--server',
-      'css-1',
-      '--server',
-      'css-2',
-      '--threshold',
-      '2',
-      '--recipient',
-      'etsi/PNOEE-30303039914',
-      '--out',
-      out,
-      '--json',
-    ]);
+    const put = await cli(
+      args(
+        `share put --servers ${list} --server css-1 --server css-2 --threshold 2 --recipient etsi/PNOEE-30303039914 --out ${out} --json`,
+      ),
+    );
     expect(put.code, put.stderr).to.equal(0);
     const result = JSON.parse(put.stdout);
     expect(result.secret).to.match(/^[0-9a-f]{64}$/);
-    const get = await cli([
-      'share',
-      'get',
-      '--servers',
-      list,
-      '--in',
-      out,
-      '--signer-cert',
-      join(dir, 'auth-cert.pem'),
-      '--signer-key',
-      join(dir, 'auth-key.pem'),
-    ]);
+    const get = await shareGet(out);
     expect(get.stdout.trim()).to.equal(result.secret);
   });
 
@@ -255,51 +192,25 @@ describe('cdoc2-client command line', function () {
     expect(usage.stderr.trim().split('\n')).to.have.length(1);
     const unknown = await cli(['capsule', 'fetch']);
     expect(unknown.code).to.equal(2);
-    const notFound = await cli([
-      'capsule',
-      'get',
-      '--servers',
-      list,
-      '--server',
-      'kc',
-      '--transaction-id',
-      `KC${'0'.repeat(32)}`,
-      '--cert',
-      join(dir, 'recipient-cert.pem'),
-      '--key',
-      join(dir, 'recipient-key.pem'),
-      '--json',
-    ]);
+    const notFound = await cli(
+      args(
+        `capsule get --servers ${list} --server kc --transaction-id KC${'0'.repeat(32)} --cert ${dir}/recipient-cert.pem --key ${dir}/recipient-key.pem --json`,
+      ),
+    );
     expect(notFound.code).to.equal(3);
     expect(JSON.parse(notFound.stdout)).to.include({ error: 'not_found', server: 'kc' });
-    const untrusted = await cli([
-      'capsule',
-      'put',
-      '--servers',
-      list,
-      '--server',
-      'kc-wrong-pin',
-      '--recipient',
-      join(dir, 'recipient-cert.pem'),
-      '--ephemeral-key-material',
-      ephemeralPoint('P-256').toString('base64'),
-    ]);
+    const untrusted = await cli(
+      args(
+        `capsule put --servers ${list} --server kc-wrong-pin --recipient ${dir}/recipient-cert.pem --ephemeral-key-material ${ephemeralPoint('P-256').toString('base64')}`,
+      ),
+    );
     expect(untrusted.code).to.equal(5);
     expect(untrusted.stderr).to.match(/does not pin/);
-    const duplicate = await cli([
-      'share',
-      'put',
-      '--servers',
-      list,
-      '--server',
-      'css-1',
-      '--server',
-      'css-1-again',
-      '--recipient',
-      'etsi/PNOEE-30303039914',
-      '--out',
-      join(dir, 'never.json'),
-    ]);
+    const duplicate = await cli(
+      args(
+        `share put --servers ${list} --server css-1 --server css-1-again --recipient etsi/PNOEE-30303039914 --out ${dir}/never.json`,
+      ),
+    );
     expect(duplicate.code).to.equal(6);
     expect(duplicate.stderr).to.match(/both run by organization "org-a"/);
   });
