@@ -397,7 +397,7 @@ export async function fetchSecret(servers: ShareServers, request: FetchSecretReq
   try {
     return secret.scheme === 'n-of-n' ? xorAll(shares) : shamirCombine(shares, needed);
   } catch (error) {
-    throw new ServerError(`the shares do not combine: ${(error as Error).message}`, '');
+    throw new ServerError(`the shares do not combine: ${(error as Error).message}`);
   }
 }
 
