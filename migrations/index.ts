@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import * as createKeyCapsules from './20261122000001-create-key-capsules.js';
 import * as createKeyShares from './20261122000002-create-key-shares.js';
+import * as addShareNonceRequests from './20261129000001-add-share-nonce-requests.js';
 
 interface Migration {
   readonly name: string;
@@ -12,7 +13,7 @@ interface Migration {
  * Every migration, in order. Listed in code rather than discovered on disk so that the same list runs from
  * TypeScript sources (tests) and compiled JavaScript (production) alike. Append; never edit a released one.
  */
-const MIGRATIONS: readonly Migration[] = [createKeyCapsules, createKeyShares];
+const MIGRATIONS: readonly Migration[] = [createKeyCapsules, createKeyShares, addShareNonceRequests];
 
 export const migrationSource: Knex.MigrationSource<Migration> = {
   getMigrations: () => Promise.resolve([...MIGRATIONS]),

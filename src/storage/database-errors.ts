@@ -13,6 +13,9 @@ const UNAVAILABLE_CODES = new Set([
   'PROTOCOL_SEQUENCE_TIMEOUT',
   'ER_CON_COUNT_ERROR',
   'ER_SERVER_SHUTDOWN',
+  // A node shutting down (or an operator) killed the session.
+  'ER_CONNECTION_KILLED',
+  // Also what a Galera node answers when `wsrep_sync_wait` could not catch up within repl.causal_read_timeout.
   'ER_LOCK_WAIT_TIMEOUT',
   'ER_LOCK_DEADLOCK',
   'SQLITE_BUSY',
@@ -25,17 +28,51 @@ const UNAVAILABLE_CODES = new Set([
 const DUPLICATE_CODES = new Set(['ER_DUP_ENTRY', 'SQLITE_CONSTRAINT_PRIMARYKEY', 'SQLITE_CONSTRAINT_UNIQUE']);
 
 /**
+ * Galera reports a write conflict where a single server would have waited on a lock: the write-set that loses
+ * certification against a concurrent one from another node, and a local transaction aborted by a replicated one
+ * ("brute-force abort"), both fail with ER_LOCK_DEADLOCK (1213), at any statement or at COMMIT. The transaction
+ * has then been rolled back whole, so running the operation again is safe, and the second run sees the winner's
+ * rows (a consumed nonce is gone, a bound is reached): the caller gets the domain's answer, not an error.
+ */
+const CONFLICT_CODES = new Set(['ER_LOCK_DEADLOCK']);
+
+/** Runs of one operation before a conflict is answered as `unavailable` (503 / UNAVAILABLE). */
+export const CONFLICT_ATTEMPTS = 8;
+/**
+ * Upper bound of the random pause before the first re-run, doubled for each further one up to the cap (10, 20, 40,
+ * 80, 160, 200, 200 ms): at most about 0.7 s in all, and usually one short pause, since each round has a winner.
+ */
+const CONFLICT_BACKOFF_MS = 10;
+const CONFLICT_BACKOFF_CAP_MS = 200;
+
+const codeOf = (error: unknown): unknown => (error as { code?: unknown } | null)?.code;
+
+/**
+ * A Galera node that is not part of the Primary Component (quorum lost), or is still joining, refuses every
+ * statement that touches a table with errno 1047 "WSREP has not yet prepared node for application use". Only that
+ * text makes 1047 an outage: from any other server the same errno means a protocol error, which is a bug.
+ */
+const isWsrepNotReady = (error: unknown): boolean =>
+  codeOf(error) === 'ER_UNKNOWN_COM_ERROR' && error instanceof Error && /WSREP/i.test(error.message);
+
+const isWriteConflict = (error: unknown): boolean => {
+  const code = codeOf(error);
+  return typeof code === 'string' && CONFLICT_CODES.has(code);
+};
+
+/**
  * Translates a driver error into the domain's vocabulary. Duplicate keys become IdConflictError (the service
  * retries with a fresh id); unreachable databases become `unavailable` (503 / UNAVAILABLE). Anything else is
  * returned unchanged: it is a bug, logged in full and answered as a generic internal error, never sent to a client.
  */
 export function translateDatabaseError(error: unknown): unknown {
-  const code = (error as { code?: unknown } | null)?.code;
+  const code = codeOf(error);
   if (typeof code === 'string' && DUPLICATE_CODES.has(code)) {
     return new IdConflictError('duplicate id', { cause: error });
   }
   if (
     (typeof code === 'string' && UNAVAILABLE_CODES.has(code)) ||
+    isWsrepNotReady(error) ||
     (error instanceof Error && error.name === 'KnexTimeoutError')
   ) {
     return unavailable(DATABASE_UNAVAILABLE, error);
@@ -45,11 +82,34 @@ export function translateDatabaseError(error: unknown): unknown {
 
 export const DATABASE_UNAVAILABLE = 'the database is unavailable; try again later';
 
+const pause = (attempt: number): Promise<void> =>
+  new Promise((resolve) =>
+    setTimeout(resolve, Math.random() * Math.min(CONFLICT_BACKOFF_MS * 2 ** (attempt - 1), CONFLICT_BACKOFF_CAP_MS)),
+  );
+
 /**
- * Runs a database operation and translates its failure. The operation is bounded by the database's query timeout
- * (waiting for a pooled connection included): a database that accepts connections but stops answering is an
- * outage like any other, answered 503 / UNAVAILABLE, never a request that hangs. The abandoned query finishes or
- * fails on its own; its result is dropped.
+ * A write conflict (see CONFLICT_CODES) runs the whole operation again, at most CONFLICT_ATTEMPTS times in all, after
+ * a short random pause so that the contenders do not meet again; the operation must therefore be one transaction or
+ * idempotent statements, as every store's is.
+ */
+async function withConflictReruns<T>(operation: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await operation();
+    } catch (error) {
+      if (attempt >= CONFLICT_ATTEMPTS || !isWriteConflict(error)) {
+        throw error;
+      }
+      await pause(attempt);
+    }
+  }
+}
+
+/**
+ * Runs a database operation and translates its failure. Write conflicts are run again (withConflictReruns). The
+ * operation, its re-runs included, is bounded by the database's query timeout (waiting for a pooled connection
+ * included): a database that accepts connections but stops answering is an outage like any other, answered 503 /
+ * UNAVAILABLE, never a request that hangs. The abandoned query finishes or fails on its own; its result is dropped.
  */
 export async function withDatabaseErrors<T>(db: Database, operation: () => Promise<T>): Promise<T> {
   const timeoutMs = queryTimeoutOf(db);
@@ -61,7 +121,7 @@ export async function withDatabaseErrors<T>(db: Database, operation: () => Promi
     );
   });
   try {
-    return await Promise.race([operation(), timedOut]);
+    return await Promise.race([withConflictReruns(operation), timedOut]);
   } catch (error) {
     throw translateDatabaseError(error);
   } finally {

@@ -40,6 +40,26 @@ const queryTimeouts = new WeakMap<Database, number>();
 /** The bound on one store operation of this database (see DatabaseOptions.queryTimeoutMs). */
 export const queryTimeoutOf = (db: Database): number => queryTimeouts.get(db) ?? DEFAULT_QUERY_TIMEOUT_MS;
 
+/**
+ * `wsrep_sync_wait` for every MySQL-protocol session: 3 = reads (SELECT, BEGIN) and UPDATE/DELETE wait until the
+ * node has applied every write-set the cluster had committed when the statement started. On a Galera cluster this is
+ * what makes a capsule or nonce stored through one node visible at once through any other (read-after-write across
+ * nodes, also during a single-writer fail-over, when the next node may still be applying the last acknowledged
+ * writes); the nonce's DELETE must see the nonce's INSERT. A MariaDB server without Galera ignores it (wsrep_on is
+ * OFF); MySQL has no such variable, and the error that says so is ignored.
+ */
+const WSREP_SYNC_WAIT = 3;
+const ER_UNKNOWN_SYSTEM_VARIABLE = 1193;
+
+interface MySqlSession {
+  query(sql: string, callback: (error: (Error & { errno?: number }) | null) => void): void;
+}
+
+const prepareMySqlSession = (session: MySqlSession, done: (error: Error | null, session: MySqlSession) => void) =>
+  session.query(`SET SESSION wsrep_sync_wait = ${WSREP_SYNC_WAIT}`, (error) =>
+    done(error && error.errno !== ER_UNKNOWN_SYSTEM_VARIABLE ? error : null, session),
+  );
+
 const MIGRATIONS_TABLE = 'knex_migrations';
 
 /**
@@ -84,7 +104,7 @@ function openKnex({ url, poolMax = 10, logger, queryTimeoutMs = DEFAULT_QUERY_TI
       client: 'mysql2',
       log,
       connection: { uri: url, timezone: 'Z', charset: 'utf8mb4', connectTimeout: 5000 } as Knex.MySql2ConnectionConfig,
-      pool: { min: 0, max: poolMax },
+      pool: { min: 0, max: poolMax, afterCreate: prepareMySqlSession },
       // Waiting for a pooled connection is part of an operation's time: no longer than the operation may take.
       acquireConnectionTimeout: queryTimeoutMs,
       migrations: { migrationSource, tableName: MIGRATIONS_TABLE },

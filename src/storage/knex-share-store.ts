@@ -57,17 +57,19 @@ export function createKnexShareStore(db: Knex): ShareStore {
   const mysql = (db.client as { config: { client: string } }).config.client === 'mysql2';
 
   /**
-   * MySQL: lock the share row, count its live nonces, insert. The lock serialises nonce requests for one share
-   * across instances, so the count and the insert are one atomic step.
+   * MySQL-compatible servers: count the request on the share row (see migrations/…-add-share-nonce-requests.ts), then
+   * count its live nonces and insert. Writing the share row serialises nonce requests for one share across instances:
+   * on one server by its row lock, on a Galera cluster by certification (the loser's commit fails with a deadlock
+   * error and withDatabaseErrors runs it again, when it sees the winner's nonce). A plain SELECT … FOR UPDATE is not
+   * enough on Galera: its lock does not leave the node.
    */
   const addNonceLocked = (nonce: ShareNonce, maxLive: number, now: Date): Promise<AddNonceResult> =>
     db.transaction(async (trx) => {
-      const share = await trx<ShareRow>(SHARES)
+      const touched = await trx<ShareRow>(SHARES)
         .where('share_id', nonce.shareId)
         .andWhere('expires_at', '>', now.getTime())
-        .forUpdate()
-        .first('share_id');
-      if (!share) {
+        .increment('nonce_requests', 1);
+      if (touched === 0) {
         return 'no-share';
       }
       const live = await trx<NonceRow>(NONCES)

@@ -24,7 +24,8 @@ export interface PrivateMariaDb {
   destroy(): Promise<void>;
 }
 
-const freePort = (): Promise<number> =>
+/** A TCP port on 127.0.0.1 that nothing listens on right now. */
+export const freePort = (): Promise<number> =>
   new Promise((resolve, reject) => {
     const server = createServer();
     server.on('error', reject);
@@ -34,22 +35,67 @@ const freePort = (): Promise<number> =>
     });
   });
 
-export async function startPrivateMariaDb(): Promise<PrivateMariaDb> {
-  const dir = mkdtempSync(join(tmpdir(), 'cdoc2-mariadb-'));
-  const data = join(dir, 'data');
+/**
+ * Creates the system tables of a new data directory (root without password, no test database), owned by `user`
+ * (the account the server will run as).
+ */
+export function installDataDirectory(data: string, user = 'root'): void {
   const install = spawnSync(
     'mariadb-install-db',
-    ['--no-defaults', `--datadir=${data}`, '--user=root', '--auth-root-authentication-method=normal', '--skip-test-db'],
+    [
+      '--no-defaults',
+      `--datadir=${data}`,
+      `--user=${user}`,
+      '--auth-root-authentication-method=normal',
+      '--skip-test-db',
+    ],
     { encoding: 'utf8' },
   );
   if (install.status !== 0) {
     throw new Error(`mariadb-install-db failed: ${install.stdout}${install.stderr}`);
   }
+}
+
+/**
+ * Waits until the server on `port` accepts root and runs `statement` (by default it creates the `cdoc2` database).
+ * `isAlive` stops the wait early when the process has exited.
+ */
+export async function waitForSql(
+  port: number,
+  timeoutMs: number,
+  isAlive: () => boolean = () => true,
+  statement = 'CREATE DATABASE IF NOT EXISTS cdoc2',
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const connection = await createConnection({ host: '127.0.0.1', port, user: 'root', connectTimeout: 1000 });
+      try {
+        await connection.query(statement);
+      } finally {
+        await connection.end();
+      }
+      return;
+    } catch (error) {
+      if (Date.now() > deadline || !isAlive()) {
+        throw new Error(`the private MariaDB on port ${port} did not answer: ${(error as Error).message}`, {
+          cause: error,
+        });
+      }
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  }
+}
+
+export async function startPrivateMariaDb(): Promise<PrivateMariaDb> {
+  const dir = mkdtempSync(join(tmpdir(), 'cdoc2-mariadb-'));
+  const data = join(dir, 'data');
+  installDataDirectory(data);
   const port = await freePort();
   let child: ChildProcess | undefined;
 
   const start = async (): Promise<void> => {
-    child = spawn(
+    const started = spawn(
       'mariadbd',
       [
         '--no-defaults',
@@ -63,22 +109,8 @@ export async function startPrivateMariaDb(): Promise<PrivateMariaDb> {
       ],
       { stdio: 'ignore' },
     );
-    const deadline = Date.now() + 20_000;
-    for (;;) {
-      try {
-        const connection = await createConnection({ host: '127.0.0.1', port, user: 'root', connectTimeout: 1000 });
-        await connection.query('CREATE DATABASE IF NOT EXISTS cdoc2');
-        await connection.end();
-        return;
-      } catch (error) {
-        if (Date.now() > deadline) {
-          throw new Error(`the private MariaDB did not start on port ${port}: ${(error as Error).message}`, {
-            cause: error,
-          });
-        }
-        await new Promise((resolve) => setTimeout(resolve, 100));
-      }
-    }
+    child = started;
+    await waitForSql(port, 20_000, () => started.exitCode === null && started.signalCode === null);
   };
 
   const stop = async (): Promise<void> => {

@@ -52,10 +52,11 @@ export async function startTestServer(
   { logDestination }: TestServerOptions = {},
 ): Promise<TestServer> {
   const pki = await getTestPki();
-  const database: TestDatabase = await createTestDatabase();
+  // A database of the test's own on the shared server, unless the test brings its own (a private MariaDB, a cluster).
+  const database: TestDatabase | undefined = overrides.database?.url ? undefined : await createTestDatabase();
   const clock = createTestClock();
   const parsed = configSchema.parse({
-    database: { url: database.url },
+    database: { url: database?.url },
     host: '127.0.0.1',
     tls: pki.serverFiles,
     log: { level: process.env['TEST_LOG_LEVEL'] ?? 'silent' },
@@ -93,7 +94,7 @@ export async function startTestServer(
     config,
     close: async () => {
       await app.close();
-      await database.drop();
+      await database?.drop();
     },
   };
 }
