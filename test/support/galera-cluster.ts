@@ -364,7 +364,7 @@ export async function startGaleraCluster(): Promise<GaleraCluster> {
     // Nodes 2 and 3 first, so that node 1 leaves last and the shutdown is orderly.
     await Promise.all(nodes.slice(1).map(stopNode));
     await stopNode(node(0));
-    if (!process.env['I14KEEP']) rmSync(root, { recursive: true, force: true });
+    rmSync(root, { recursive: true, force: true });
   };
 
   try {
