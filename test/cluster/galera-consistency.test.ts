@@ -2,12 +2,6 @@
 import 'reflect-metadata';
 import { randomBytes } from 'node:crypto';
 import { expect } from 'chai';
-import { status, type ServiceError } from '@grpc/grpc-js';
-import type {
-  KeyCapsuleRecipientServiceClient,
-  KeyCapsuleSenderServiceClient,
-} from '../../gen/cdoc2/capsules/v1/capsules.js';
-import type { KeyShareRecipientServiceClient, KeyShareSenderServiceClient } from '../../gen/cdoc2/shares/v1/shares.js';
 import { migrationNames } from '../../migrations/index.js';
 import type { ShareNonce, StoredShare } from '../../src/domain/shares/key-share.js';
 import type { ShareStore } from '../../src/domain/shares/share-store.js';
@@ -22,54 +16,11 @@ import {
   grpcCreateShare,
   grpcGetCapsule,
   grpcGetShare,
-  recipientClient,
-  senderClient,
-  shareRecipientClient,
-  shareSenderClient,
   startTestServer,
-  type TestServer,
 } from '../support/test-server.js';
+import { grpcCode, startInstance, stopInstance, type Instance } from './cluster-instances.js';
 
 const TABLES = ['key_capsules', 'key_share_nonces', 'key_shares', 'knex_migrations', 'knex_migrations_lock'];
-
-/** One server instance and its gRPC clients. */
-interface Instance {
-  readonly server: TestServer;
-  readonly capsuleSender: KeyCapsuleSenderServiceClient;
-  readonly capsuleRecipient: KeyCapsuleRecipientServiceClient;
-  readonly shareSender: KeyShareSenderServiceClient;
-  readonly shareRecipient: KeyShareRecipientServiceClient;
-}
-
-async function startInstance(databaseUrl: string): Promise<Instance> {
-  // A small cleanup batch, so that two instances cleaning at once pick the same rows.
-  const server = await startTestServer({ database: { url: databaseUrl }, cleanup: { batchSize: 40 } });
-  const { pki } = server;
-  return {
-    server,
-    capsuleSender: senderClient(pki, server.ports.grpcSender),
-    capsuleRecipient: recipientClient(pki, server.ports.grpcRecipient, pki.clients.ecP256),
-    shareSender: shareSenderClient(pki, server.sharePorts.grpc),
-    shareRecipient: shareRecipientClient(pki, server.sharePorts.grpc),
-  };
-}
-
-async function stopInstance(instance: Instance | undefined): Promise<void> {
-  if (!instance) {
-    return;
-  }
-  for (const client of [
-    instance.capsuleSender,
-    instance.capsuleRecipient,
-    instance.shareSender,
-    instance.shareRecipient,
-  ]) {
-    client.close();
-  }
-  await instance.server.close();
-}
-
-const codeOf = (reason: unknown): string => status[(reason as ServiceError).code] ?? String(reason);
 
 /**
  * Correctness on a three-node MariaDB Galera cluster (test/support/galera-cluster.ts): schema changes replicate,
@@ -167,7 +118,7 @@ describe('Galera cluster: consistency across nodes', function () {
           grpcGetShare(instance(1).shareRecipient, request),
         ]);
         const served = settled.filter((entry) => entry.status === 'fulfilled');
-        const refused = settled.flatMap((entry) => (entry.status === 'rejected' ? [codeOf(entry.reason)] : []));
+        const refused = settled.flatMap((entry) => (entry.status === 'rejected' ? [grpcCode(entry.reason)] : []));
         expect(refused, `round ${round}`).to.deep.equal(['NOT_FOUND']);
         expect(served).to.have.length(1);
         const answer = (served[0] as PromiseFulfilledResult<{ keyShare?: { share: Buffer } }>).value;
@@ -184,7 +135,7 @@ describe('Galera cluster: consistency across nodes', function () {
       const settled = await Promise.allSettled(
         Array.from({ length: 40 }, (_, i) => grpcCreateNonce(instance(i).shareRecipient, shareId)),
       );
-      const refused = settled.flatMap((entry) => (entry.status === 'rejected' ? [codeOf(entry.reason)] : []));
+      const refused = settled.flatMap((entry) => (entry.status === 'rejected' ? [grpcCode(entry.reason)] : []));
       expect(settled.filter((entry) => entry.status === 'fulfilled')).to.have.length(16);
       expect([...new Set(refused)]).to.deep.equal(['RESOURCE_EXHAUSTED']);
       for (const node of [0, 1, 2]) {

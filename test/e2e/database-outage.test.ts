@@ -1,4 +1,3 @@
-import { request } from 'node:http';
 import { expect } from 'chai';
 import { status, type ServiceError } from '@grpc/grpc-js';
 import { capsuleFor, capsuleJson, protoCapsule } from '../support/capsule-fixtures.js';
@@ -7,20 +6,11 @@ import {
   grpcCreateCapsule,
   https,
   PROBLEM_ACCEPT,
+  readiness,
   senderClient,
   startTestServer,
   type TestServer,
 } from '../support/test-server.js';
-
-const readiness = (port: number): Promise<number> =>
-  new Promise((resolve, reject) => {
-    request({ host: '127.0.0.1', port, path: '/health/ready' }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode ?? 0));
-    })
-      .on('error', reject)
-      .end();
-  });
 
 const QUERY_TIMEOUT_MS = 1000;
 

@@ -1,3 +1,4 @@
+import { request } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { credentials, type ServiceError } from '@grpc/grpc-js';
 import {
@@ -219,3 +220,14 @@ export const grpcGetShare = (
   client: KeyShareRecipientServiceClient,
   request: GetKeyShareRequest,
 ): Promise<GetKeyShareResponse> => call<GetKeyShareResponse>((callback) => client.getKeyShare(request, callback));
+
+/** The status of GET /health/ready on a management port. */
+export const readiness = (port: number): Promise<number> =>
+  new Promise((resolve, reject) => {
+    request({ host: '127.0.0.1', port, path: '/health/ready' }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+    })
+      .on('error', reject)
+      .end();
+  });
