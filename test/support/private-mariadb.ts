@@ -87,7 +87,8 @@ export async function waitForSql(
   }
 }
 
-export async function startPrivateMariaDb(): Promise<PrivateMariaDb> {
+/** `serverArgs`: extra mariadbd options (e.g. InnoDB settings a benchmark wants to match). */
+export async function startPrivateMariaDb(serverArgs: readonly string[] = []): Promise<PrivateMariaDb> {
   const dir = mkdtempSync(join(tmpdir(), 'cdoc2-mariadb-'));
   const data = join(dir, 'data');
   installDataDirectory(data);
@@ -106,6 +107,7 @@ export async function startPrivateMariaDb(): Promise<PrivateMariaDb> {
         `--pid-file=${join(dir, 'mysqld.pid')}`,
         '--user=root',
         '--skip-name-resolve',
+        ...serverArgs,
       ],
       { stdio: 'ignore' },
     );
