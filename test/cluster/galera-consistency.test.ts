@@ -10,6 +10,7 @@ import { createKnexShareStore } from '../../src/storage/knex-share-store.js';
 import { createAuthTicket, oneLinePem, serialNumberOf } from '../support/auth-ticket-builder.js';
 import { capsuleFor, protoCapsule } from '../support/capsule-fixtures.js';
 import { startGaleraCluster, type GaleraCluster } from '../support/galera-cluster.js';
+import { makeShareNonce, makeStoredShare } from '../support/share-rows.js';
 import {
   grpcCreateCapsule,
   grpcCreateNonce,
@@ -175,23 +176,11 @@ describe('Galera cluster: consistency across nodes', function () {
       return total;
     };
     const storedShare = async (): Promise<StoredShare> => {
-      const share: StoredShare = {
-        shareId: randomBytes(16).toString('hex'),
-        share: new Uint8Array(randomBytes(32)),
-        recipient: 'etsi/PNOEE-48010010101',
-        expiryTime: new Date(NOW.getTime() + 86_400_000),
-        expiryTimeAdjusted: false,
-        createdAt: NOW,
-      };
+      const share = makeStoredShare(NOW);
       await store(0).insert(share);
       return share;
     };
-    const makeNonce = (shareId: string): ShareNonce => ({
-      shareId,
-      nonce: randomBytes(12).toString('base64url'),
-      createdAt: NOW,
-      expiresAt: new Date(NOW.getTime() + 300_000),
-    });
+    const makeNonce = (shareId: string): ShareNonce => makeShareNonce(shareId, NOW);
 
     it('lets exactly one of 30 concurrent consumptions of one nonce succeed, the others answer false, none throws', async () => {
       const before = await conflicts();

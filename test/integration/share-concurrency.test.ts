@@ -1,10 +1,10 @@
-import { randomBytes } from 'node:crypto';
 import { expect } from 'chai';
 import { isDomainError } from '../../src/domain/errors.js';
 import { type ShareNonce, type StoredShare } from '../../src/domain/shares/key-share.js';
 import { type AddNonceResult, type ShareStore } from '../../src/domain/shares/share-store.js';
 import { type Database } from '../../src/storage/database.js';
 import { createKnexShareStore } from '../../src/storage/knex-share-store.js';
+import { makeShareNonce, makeStoredShare } from '../support/share-rows.js';
 import { describeEachBackend } from './backends.js';
 
 const SHARES = 'key_shares';
@@ -13,21 +13,8 @@ const NONCES = 'key_share_nonces';
 const NOW = new Date('2030-06-01T12:00:00.000Z');
 const NONCE_TTL = 300_000;
 
-const makeShare = (): StoredShare => ({
-  shareId: randomBytes(16).toString('hex'),
-  share: new Uint8Array(randomBytes(32)),
-  recipient: 'etsi/PNOEE-48010010101',
-  expiryTime: new Date(NOW.getTime() + 86_400_000),
-  expiryTimeAdjusted: false,
-  createdAt: NOW,
-});
-
-const makeNonce = (shareId: string): ShareNonce => ({
-  shareId,
-  nonce: randomBytes(12).toString('base64url'),
-  createdAt: NOW,
-  expiresAt: new Date(NOW.getTime() + NONCE_TTL),
-});
+const makeShare = (): StoredShare => makeStoredShare(NOW);
+const makeNonce = (shareId: string): ShareNonce => makeShareNonce(shareId, NOW, NONCE_TTL);
 
 async function nonceRowCount(db: Database, shareId: string): Promise<number> {
   const row = (await db(NONCES).where('share_id', shareId).count({ n: '*' }).first()) as
