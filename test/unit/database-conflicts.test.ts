@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { DomainError } from '../../src/domain/errors.js';
 import { CONFLICT_ATTEMPTS, translateDatabaseError, withDatabaseErrors } from '../../src/storage/database-errors.js';
+import { createDatabase } from '../../src/storage/database.js';
 
 /** An error shaped like mysql2's: a message, a symbolic code and the server's errno. */
 const driverError = (code: string, errno: number, message: string): Error =>
@@ -17,9 +18,13 @@ const rejection = (promise: Promise<unknown>): Promise<unknown> =>
   );
 
 describe('Database write conflicts and Galera refusals', () => {
+  // Only its query timeout (the default) is read: the operations below never touch it.
+  const db = createDatabase({ url: 'sqlite::memory:' });
+  after(() => db.destroy());
+
   it('runs the operation again after a deadlock (a Galera certification conflict) and returns its answer', async () => {
     let runs = 0;
-    const answer = await withDatabaseErrors(() => {
+    const answer = await withDatabaseErrors(db, () => {
       runs += 1;
       return runs < 3 ? Promise.reject(deadlock()) : Promise.resolve('the answer of the third run');
     });
@@ -30,7 +35,7 @@ describe('Database write conflicts and Galera refusals', () => {
   it(`gives up after ${CONFLICT_ATTEMPTS} runs that all conflict, with 'unavailable' (503), never the driver error`, async () => {
     let runs = 0;
     const error = await rejection(
-      withDatabaseErrors(() => {
+      withDatabaseErrors(db, () => {
         runs += 1;
         return Promise.reject(deadlock());
       }),
@@ -43,7 +48,7 @@ describe('Database write conflicts and Galera refusals', () => {
   it('does not run the operation again for any other failure', async () => {
     let runs = 0;
     const error = await rejection(
-      withDatabaseErrors(() => {
+      withDatabaseErrors(db, () => {
         runs += 1;
         return Promise.reject(driverError('ER_NO_SUCH_TABLE', 1146, "Table 'cdoc2.key_capsules' doesn't exist"));
       }),
