@@ -7,6 +7,7 @@ import {
   createKeyServerClient,
   NotAuthorizedError,
   NotFoundError,
+  parseServerList,
   pemIdentity,
   pkcs12Identity,
   ServerListError,
@@ -22,6 +23,7 @@ import {
   type TlsRecorder,
 } from '../support/client-fixtures.js';
 import { startTestServer, type TestServer } from '../support/test-server.js';
+import type { IssuedCertificate } from '../../src/pki/certificates.js';
 import { execFileSync } from 'node:child_process';
 
 /**
@@ -32,11 +34,13 @@ describe('client library: key capsules over REST and gRPC, with the server key p
   let server: TestServer;
   let client: KeyServerClient;
   let recorder: TlsRecorder;
+  let impostorCertificate: IssuedCertificate;
 
   before(async () => {
     server = await startTestServer();
     const { pki } = server;
-    recorder = await startTlsRecorder(await otherLocalhostCertificate(pki));
+    impostorCertificate = await otherLocalhostCertificate(pki);
+    recorder = await startTlsRecorder(impostorCertificate);
     const { ports } = server;
     client = createKeyServerClient({
       timeoutMs: 5000,
@@ -212,6 +216,60 @@ describe('client library: key capsules over REST and gRPC, with the server key p
     ]) {
       expect(await call().catch((caught: unknown) => caught)).to.be.instanceOf(UnavailableError);
     }
+  });
+
+  it("refuses a server whose chain does not lead to the list's CA, as not trusted", async () => {
+    const otherCa = createKeyServerClient({
+      servers: parseServerList({
+        ca: [server.pki.untrustedCa.certPem],
+        servers: [
+          {
+            id: 'kc',
+            capsuleType: 'KeyServerCapsule',
+            organization: 'org-a',
+            senderUrl: `https://localhost:${server.ports.restSender}`,
+            recipientUrl: `grpcs://localhost:${server.ports.grpcRecipient}`,
+            certificates: [server.pki.server.certPem],
+          },
+        ],
+      }),
+    });
+    const recipient = server.pki.clients.ecP256;
+    const create = await otherCa.createCapsule('kc', capsuleFor(recipient)).catch((caught: unknown) => caught);
+    const get = await otherCa
+      .getCapsule('kc', `KC${'0'.repeat(32)}`, { kind: 'pem', cert: recipient.certPem, key: recipient.keyPem })
+      .catch((caught: unknown) => caught);
+    for (const error of [create, get]) {
+      expect(error).to.be.instanceOf(ServerNotTrustedError);
+      expect((error as Error).message).to.match(/does not validate/);
+    }
+  });
+
+  it('gives up at the deadline on a pinned server that never answers, over REST and gRPC', async () => {
+    // The recorder holds the pinned certificate here: the handshake succeeds, then nothing is ever answered.
+    const silent = createKeyServerClient({
+      timeoutMs: 1000,
+      attempts: 1,
+      servers: testServerList(server.pki, [
+        {
+          id: 'silent',
+          capsuleType: 'KeyServerCapsule',
+          organization: 'org-a',
+          senderUrl: `https://localhost:${recorder.port}`,
+          recipientUrl: `grpcs://localhost:${recorder.port}`,
+          certificates: [impostorCertificate.certPem],
+        },
+      ]),
+    });
+    const recipient = server.pki.clients.ecP256;
+    const create = await silent.createCapsule('silent', capsuleFor(recipient)).catch((caught: unknown) => caught);
+    expect(create).to.be.instanceOf(UnavailableError);
+    expect((create as Error).message).to.match(/did not answer within 1000 ms/);
+    const get = await silent
+      .getCapsule('silent', `KC${'0'.repeat(32)}`, { kind: 'pem', cert: recipient.certPem, key: recipient.keyPem })
+      .catch((caught: unknown) => caught);
+    expect(get).to.be.instanceOf(UnavailableError);
+    expect(recorder.bytesReceived(), 'the pinned server did receive the requests').to.be.greaterThan(0);
   });
 
   it('names servers by id only: an unknown id or a server of the other capsule type is a clear error', async () => {
