@@ -26,6 +26,10 @@ export interface PinnedTls {
   readonly checkServerIdentity: (host: string, certificate: PeerCertificate) => Error | undefined;
   /** The pin or host-name failure of the latest handshake, if it failed for that reason. */
   lastTrustFailure(): Error | undefined;
+  /** Handshakes in which the server passed every check (its chain, its name, its pin). */
+  trustedHandshakes(): number;
+  /** Whether this connection presents a client certificate (the recipient interface of the capsule server). */
+  readonly presentsClientCertificate: boolean;
 }
 
 export function pinnedTls(list: ServerList, server: TrustedServer, identity?: ClientIdentity): PinnedTls {
@@ -39,10 +43,13 @@ export function pinnedTls(list: ServerList, server: TrustedServer, identity?: Cl
       : {}),
   });
   let failure: Error | undefined;
+  let trusted = 0;
   const pins = server.certificates.map((certificate) => certificate.raw);
   return {
     secureContext,
     lastTrustFailure: () => failure,
+    trustedHandshakes: () => trusted,
+    presentsClientCertificate: identity !== undefined,
     checkServerIdentity: (host, certificate) => {
       failure = checkHostName(host, certificate);
       if (!failure && !pins.some((pin) => certificate.raw?.equals(pin))) {
@@ -51,6 +58,7 @@ export function pinnedTls(list: ServerList, server: TrustedServer, identity?: Cl
             `${JSON.stringify(certificate.subject?.CN ?? '')}) that the server list does not pin for it`,
         );
       }
+      trusted += failure ? 0 : 1;
       return failure;
     },
   };

@@ -27,6 +27,15 @@ export function grpcError(server: TrustedServer, tls: PinnedTls, error: ServiceE
       return new NotFoundError(`server "${server.id}": ${detail}`, server.id);
     case GrpcStatus.UNAVAILABLE:
       // grpc-js reports a refused handshake as UNAVAILABLE: tell a trust failure from an outage.
+      if (!tls.lastTrustFailure() && tls.presentsClientCertificate && tls.trustedHandshakes() > 0) {
+        // TLS 1.3 completes the handshake on the client's side before the server judges the client certificate;
+        // a server that passed every check of ours and then drops the connection refused our certificate
+        // (grpc-js keeps the alert to itself, so this is inferred, not read).
+        return new NotAuthorizedError(
+          `server "${server.id}" closed the connection after the handshake: it did not accept the client certificate (${detail})`,
+          server.id,
+        );
+      }
       return connectionError(server, tls, new Error(detail));
     case GrpcStatus.DEADLINE_EXCEEDED:
     case GrpcStatus.RESOURCE_EXHAUSTED:

@@ -152,14 +152,16 @@ describe('client library: key capsules over REST and gRPC, with the server key p
     }
   });
 
-  it('refuses a recipient interface call without a trusted client certificate as NotAuthorizedError', async () => {
-    const created = await client.createCapsule('kc-rest', capsuleFor(server.pki.clients.ecP256));
-    const stranger = server.pki.untrustedClient;
-    const error = await client
-      .getCapsule('kc-rest', created.transactionId, { kind: 'pem', cert: stranger.certPem, key: stranger.keyPem })
-      .catch((caught: unknown) => caught);
-    expect(error).to.be.instanceOf(NotAuthorizedError);
-  });
+  for (const id of ['kc-rest', 'kc-grpc']) {
+    it(`refuses a recipient interface call without a trusted client certificate as NotAuthorizedError (${id})`, async () => {
+      const created = await client.createCapsule(id, capsuleFor(server.pki.clients.ecP256));
+      const stranger = server.pki.untrustedClient;
+      const error = await client
+        .getCapsule(id, created.transactionId, { kind: 'pem', cert: stranger.certPem, key: stranger.keyPem })
+        .catch((caught: unknown) => caught);
+      expect(error).to.be.instanceOf(NotAuthorizedError);
+    });
+  }
 
   it('never sends a byte to a server whose valid certificate is not pinned, over REST and gRPC', async () => {
     const recipient = server.pki.clients.ecP256;

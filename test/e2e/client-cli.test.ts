@@ -66,6 +66,8 @@ describe('cdoc2-client command line', function () {
     writeFileSync(join(dir, 'ca.pem'), pki.ca.certPem);
     writeFileSync(join(dir, 'recipient-cert.pem'), pki.clients.ecP256.certPem);
     writeFileSync(join(dir, 'recipient-key.pem'), pki.clients.ecP256.keyPem);
+    writeFileSync(join(dir, 'stranger-cert.pem'), pki.untrustedClient.certPem);
+    writeFileSync(join(dir, 'stranger-key.pem'), pki.untrustedClient.keyPem);
     writeFileSync(join(dir, 'auth-cert.pem'), pki.auth.ecP256.certPem);
     writeFileSync(join(dir, 'auth-key.pem'), pki.auth.ecP256.keyPem);
     // Relative file names are the list's own directory's.
@@ -104,6 +106,7 @@ describe('cdoc2-client command line', function () {
             [`https://localhost:${a.ports.restSender}`, `https://localhost:${a.ports.restRecipient}`],
             'ca.pem',
           ),
+          entry('kc-gone', 'KeyServerCapsule', 'org-d', ['https://localhost:1']),
         ],
       }),
     );
@@ -213,6 +216,38 @@ describe('cdoc2-client command line', function () {
     );
     expect(duplicate.code).to.equal(6);
     expect(duplicate.stderr).to.match(/both run by organization "org-a"/);
+  });
+
+  it('exits with the documented codes: 4 not authorized, 7 threshold not met, 8 unavailable', async () => {
+    const capsule = `--transaction-id KC${'0'.repeat(32)}`;
+    const stranger = await cli(
+      args(
+        `capsule get --servers ${list} --server kc ${capsule} --cert ${dir}/stranger-cert.pem --key ${dir}/stranger-key.pem`,
+      ),
+    );
+    expect(stranger.code, stranger.stderr).to.equal(4);
+    const description = join(dir, 'missing-share.json');
+    writeFileSync(
+      description,
+      JSON.stringify({
+        recipient: 'etsi/PNOEE-30303039914',
+        scheme: 'n-of-n',
+        threshold: 2,
+        shares: [
+          { server: 'css-1', shareId: 'f'.repeat(32) },
+          { server: 'css-2', shareId: 'e'.repeat(32) },
+        ],
+      }),
+    );
+    const missing = await shareGet(description);
+    expect(missing.code, missing.stderr).to.equal(7);
+    expect(missing.stderr).to.match(/css-1: .*not found/);
+    const gone = await cli(
+      args(
+        `capsule get --servers ${list} --server kc-gone ${capsule} --cert ${dir}/recipient-cert.pem --key ${dir}/recipient-key.pem`,
+      ),
+    );
+    expect(gone.code, gone.stderr).to.equal(8);
   });
 
   it('prints per-command help and the version', async () => {
