@@ -1,7 +1,7 @@
-import { randomBytes } from 'node:crypto';
+import { randomFillSync } from 'node:crypto';
 import type { ResolvedConfig } from '../config/resolve-config.js';
 import type { Clock } from '../domain/clock.js';
-import type { RandomSource } from '../domain/random.js';
+import { createPooledRandom, type RandomSource } from '../domain/random.js';
 import type { Logger } from '../logging/logger.js';
 import type { RequestObserver } from '../observability/metrics.js';
 import type { RevocationChecker } from '../pki/revocation-checker.js';
@@ -29,4 +29,4 @@ export interface Listener {
   close(): Promise<void>;
 }
 
-export const nodeRandom: RandomSource = { bytes: (length) => new Uint8Array(randomBytes(length)) };
+export const nodeRandom: RandomSource = createPooledRandom((buffer) => randomFillSync(buffer));

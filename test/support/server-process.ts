@@ -30,6 +30,10 @@ export interface ServerProcessOptions {
   readonly sharePorts?: SharePorts;
   /** How long to wait for the "started" line (several processes starting at once on a busy machine are slow). */
   readonly startTimeoutMs?: number;
+  /** `CDOC2_*` configuration variables for the process (every other `CDOC2_*` variable is removed). */
+  readonly env?: Readonly<Record<string, string>>;
+  /** Drop what the process prints after it started (a bench's millions of request log lines). */
+  readonly discardOutput?: boolean;
 }
 
 export async function startServerProcess(
@@ -59,12 +63,20 @@ export async function startServerProcess(
     ].join('\n'),
   );
   const child = spawn(process.execPath, ['--require', TSX, CLI, 'serve', '--config', file], {
-    env: Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('CDOC2_'))),
+    env: {
+      ...Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('CDOC2_'))),
+      ...options.env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
   let err = '';
-  child.stdout?.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  let keep = true;
+  child.stdout?.on('data', (chunk: Buffer) => {
+    if (keep) {
+      out += chunk.toString();
+    }
+  });
   child.stderr?.on('data', (chunk: Buffer) => (err += chunk.toString()));
   const exited = new Promise<number | null>((resolveExit) => child.on('exit', (code) => resolveExit(code)));
   const started = await new Promise<{ capsulePorts: CapsulePorts; sharePorts: SharePorts }>((resolveStart, reject) => {
@@ -76,6 +88,8 @@ export async function startServerProcess(
       for (const line of out.split('\n')) {
         if (line.startsWith('{') && line.includes('"msg":"started"')) {
           clearTimeout(timer);
+          child.stdout?.off('data', look);
+          keep = options.discardOutput !== true;
           resolveStart(JSON.parse(line) as { capsulePorts: CapsulePorts; sharePorts: SharePorts });
           return;
         }
