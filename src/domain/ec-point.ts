@@ -4,9 +4,9 @@
  * and exact, and testing them against node:crypto keys (test/unit) shows the curve constants are right.
  *
  * Why not node:crypto (`ECDH.convertKey`, which validates the point in OpenSSL)? node:crypto would count as pure
- * here (it does no I/O), but it is slower: it builds the curve's EC_GROUP on every call, 19-29 µs per P-256 point
- * on the bench machine against 3-5 µs for this check (bench/ec-point-bench.ts). The cost that made this function
- * show in profiles was the byte-by-byte BigInt conversion, now one hex parse.
+ * here (it does no I/O), but it is 3 to 6 times slower, because it builds the curve's EC_GROUP on every call
+ * (bench/ec-point-bench.ts times both). What made this function show in profiles was the byte-by-byte BigInt
+ * conversion, now one hex parse.
  *
  * All three curves have cofactor 1, so a point that satisfies the curve equation with coordinates in [0, p) is in
  * the prime-order group: no separate subgroup check is needed.
