@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import { X509Certificate as NodeCertificate, type KeyObject } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
 import { unauthenticated } from '../domain/errors.js';
+import { LruCache } from '../domain/lru-cache.js';
 
 /**
  * The auth-ticket signer's certificate, as the `x-cdoc2-auth-x5c` header (or gRPC `auth_x5c`) carries it: one-line
@@ -31,11 +32,29 @@ function decodeX5c(header: string): Buffer {
 }
 
 /**
+ * Signer certificates already parsed, by the header text that carried them: a recipient's client sends the same
+ * certificate to every server and on every fetch, and parsing it (with its extensions, through @peculiar) was
+ * about half of the share GET path. Only certificates that passed step 1 are kept; the result depends on nothing
+ * but the text. Trust (chain, validity, revocation) is still checked on every request.
+ */
+const parsed = new LruCache<string, SignerCertificate>(1024);
+
+/**
  * Step 1 of the verification order (spec/shares-server.md): the certificate parses, its key usage allows
  * digitalSignature, and it is not a signing (nonRepudiation) certificate: a qualified signature certificate must
  * never be usable as a login.
  */
 export function parseSignerCertificate(header: string): SignerCertificate {
+  const known = parsed.get(header);
+  if (known) {
+    return known;
+  }
+  const signer = parseUncached(header);
+  parsed.set(header, signer);
+  return signer;
+}
+
+function parseUncached(header: string): SignerCertificate {
   const der = decodeX5c(header);
   let certificate: x509.X509Certificate;
   let nodeCertificate: NodeCertificate;

@@ -1,8 +1,9 @@
 import 'reflect-metadata';
-import { X509Certificate } from 'node:crypto';
+import { hash, X509Certificate } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
 import type { CertificateTrust } from '../domain/certificate-trust.js';
 import { unauthenticated } from '../domain/errors.js';
+import { LruCache } from '../domain/lru-cache.js';
 import { isValidAt } from './validity.js';
 import type { RevocationChecker } from './revocation-checker.js';
 
@@ -19,6 +20,8 @@ export interface CertificateTrustOptions {
    * Client certificates only; an auth-ticket signer must always chain to an issuer.
    */
   readonly trustListedLeaves?: boolean;
+  /** Verified certificates remembered at most (least recently used are dropped first); 0 remembers none. */
+  readonly cacheSize?: number;
 }
 
 /**
@@ -27,6 +30,9 @@ export interface CertificateTrustOptions {
  */
 const isSelfSigned = (certificate: X509Certificate): boolean =>
   certificate.issuer === certificate.subject && certificate.verify(certificate.publicKey);
+
+/** Verified certificates remembered by default: one entry is about 100 bytes. */
+export const DEFAULT_TRUST_CACHE_SIZE = 10_000;
 
 /** Longest chain accepted: leaf, intermediates, anchor. */
 const MAX_DEPTH = 6;
@@ -72,7 +78,21 @@ export function createCertificateTrust({
   label,
   logger,
   trustListedLeaves = false,
+  cacheSize = DEFAULT_TRUST_CACHE_SIZE,
 }: CertificateTrustOptions): CertificateTrust {
+  /**
+   * Verified leaves, by SHA-256 of their DER: the interval in which the verdict holds, i.e. from the latest
+   * notBefore to the earliest of every notAfter on the path and the OCSP answer's usable-until. Nothing of the
+   * path can change inside it, and once it ends the certificate is verified afresh: a revocation is seen as soon
+   * as the OCSP answer that was relied on may no longer be used.
+   */
+  const verified = new LruCache<string, { readonly from: number; readonly until: number }>(cacheSize);
+  const remember = (key: string, path: readonly X509Certificate[], revocationUntil: number): void => {
+    const from = Math.max(...path.map((certificate) => Date.parse(certificate.validFrom)));
+    const until = Math.min(revocationUntil, ...path.map((certificate) => Date.parse(certificate.validTo)));
+    verified.set(key, { from, until });
+  };
+
   const isAnchor = (certificate: X509Certificate): boolean =>
     anchors.some((anchor) => anchor.raw.equals(certificate.raw));
 
@@ -91,6 +111,11 @@ export function createCertificateTrust({
 
   return {
     async assertTrusted(certificateDer, now, presentedChain = []) {
+      const key = hash('sha256', certificateDer, 'base64');
+      const known = verified.get(key);
+      if (known && known.from <= now.getTime() && now.getTime() < known.until) {
+        return;
+      }
       let leaf: X509Certificate;
       try {
         leaf = new X509Certificate(Buffer.from(certificateDer));
@@ -121,6 +146,7 @@ export function createCertificateTrust({
         if (!isValidAt(leaf, now)) {
           refuse('is expired or not yet valid', leaf);
         }
+        remember(key, [leaf], Number.POSITIVE_INFINITY);
         return;
       }
       const path = [leaf];
@@ -165,7 +191,10 @@ export function createCertificateTrust({
       }
       const verdict = await revocation.check(leaf, issuer);
       if (!verdict.ok) {
-        refuse(`is refused: ${verdict.reason}`, leaf, issuer);
+        return refuse(`is refused: ${verdict.reason}`, leaf, issuer);
+      }
+      if (verdict.until !== undefined) {
+        remember(key, path, verdict.until);
       }
     },
   };

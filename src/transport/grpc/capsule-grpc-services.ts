@@ -9,7 +9,6 @@ import type { Capsule, CapsuleType } from '../../domain/capsules/capsule.js';
 import { invalidArgument, unauthenticated } from '../../domain/errors.js';
 import type { Logger } from '../../logging/logger.js';
 import type { RequestObserver } from '../../observability/metrics.js';
-import { recipientKeyFromCertificate } from '../tls/recipient-key-from-certificate.js';
 import type { ClientTrustCheck } from '../tls/tls-material.js';
 import { bindService, type BoundService } from './unary.js';
 
@@ -77,13 +76,14 @@ export function createCapsuleRecipientGrpcService(
     {
       getKeyCapsule: async (request, context) => {
         // The listener refuses handshakes without a trusted certificate; this guards against a misconfiguration.
-        if (!context.peerCertificate) {
+        const peer = context.peerIdentity;
+        if (!peer) {
           throw unauthenticated('a client certificate is required');
         }
         // TLS verified the chain; this adds the explicit path rules and revocation (OCSP). grpc-js exposes only the
         // leaf, so intermediates must be among the configured issuers.
-        await assertClientTrusted(context.peerCertificate, []);
-        const capsule = await service.get(request.transactionId, recipientKeyFromCertificate(context.peerCertificate));
+        await assertClientTrusted(peer.der, peer.presentedChain);
+        const capsule = await service.get(request.transactionId, peer.recipientKey);
         return {
           capsule: {
             recipientId: Buffer.from(capsule.recipientId),

@@ -10,17 +10,23 @@ import {
 import type { Logger } from '../../logging/logger.js';
 import type { RequestObserver } from '../../observability/metrics.js';
 import { toPublicError } from '../error-table.js';
-import { subjectForLog } from '../tls/subject-for-log.js';
+import { peerIdentityOf, type PeerIdentity } from '../tls/peer-identity.js';
 
 /** What a handler knows of its call, beyond the request message. */
 export interface CallContext {
   readonly requestId: string;
   readonly peer: string;
-  /** DER of the client's TLS certificate, when it presented one (mutual TLS listeners). */
-  readonly peerCertificate: Buffer | undefined;
+  /** The client's TLS certificate, when it presented one (mutual TLS listeners), derived once per certificate. */
+  readonly peerIdentity: PeerIdentity | undefined;
 }
 
 export type AsyncUnaryHandler<Request, Response> = (request: Request, context: CallContext) => Promise<Response>;
+
+/** grpc-js builds the peer certificate object on every call; what is derived from it is kept by fingerprint. */
+function identityOf(call: ServerUnaryCall<unknown, unknown>): PeerIdentity | undefined {
+  const certificate = call.getAuthContext()?.sslPeerCertificate;
+  return certificate?.raw ? peerIdentityOf(certificate) : undefined;
+}
 
 /** The shape of ts-proto's generated method definitions. */
 interface GeneratedMethod {
@@ -81,7 +87,7 @@ export function bindService<D extends Readonly<Record<string, GeneratedMethod>>>
       const context: CallContext = {
         requestId: randomUUID(),
         peer: call.getPeer(),
-        peerCertificate: call.getAuthContext()?.sslPeerCertificate?.raw,
+        peerIdentity: identityOf(call),
       };
       let answered = false;
       const answer = (outcome: string, ...args: Parameters<sendUnaryData<unknown>>): void => {
@@ -100,7 +106,7 @@ export function bindService<D extends Readonly<Record<string, GeneratedMethod>>>
             outcome,
             durationMs,
             peer: context.peer,
-            certificate: subjectForLog(context.peerCertificate),
+            certificate: context.peerIdentity?.logSubject,
           },
           'request',
         );

@@ -1,10 +1,9 @@
-import type { DetailedPeerCertificate } from 'node:tls';
 import type { FastifyInstance } from 'fastify';
 import { CAPSULE_NOT_FOUND, type CapsuleService } from '../../domain/capsules/capsule-service.js';
 import { isCapsuleType, type StoredCapsule } from '../../domain/capsules/capsule.js';
 import { invalidArgument, unauthenticated } from '../../domain/errors.js';
 import { ERROR_TABLE } from '../error-table.js';
-import { recipientKeyFromCertificate } from '../tls/recipient-key-from-certificate.js';
+import { socketPeerIdentity } from '../tls/peer-identity.js';
 import type { ClientTrustCheck } from '../tls/tls-material.js';
 import { decodeBase64Field } from './base64.js';
 import { expiryHeaders, requestedExpiry } from './expiry-headers.js';
@@ -13,17 +12,6 @@ import { sendError } from './error-reply.js';
 import { registerMethodNotAllowed, tlsSocketOf } from './rest-server.js';
 
 export { CAPSULE_NOT_FOUND };
-
-/** The intermediates the client sent after its certificate, as Node links them (self-signed roots end the list). */
-function presentedChain(certificate: DetailedPeerCertificate): Buffer[] {
-  const chain: Buffer[] = [];
-  let current = certificate;
-  while (current.issuerCertificate && current.issuerCertificate !== current && chain.length < 8) {
-    current = current.issuerCertificate;
-    chain.push(current.raw);
-  }
-  return chain;
-}
 
 /** The body shape the OpenAPI schema has already enforced. */
 interface CapsuleBody {
@@ -89,8 +77,8 @@ export function registerCapsuleRecipientRoutes(
   // Before anything else, on every path of this listener: no trusted client certificate, no answer but 401.
   app.addHook('onRequest', (request) => {
     const socket = tlsSocketOf(request.raw.socket);
-    const certificate = socket.getPeerCertificate(true);
-    if (!certificate?.raw) {
+    const peer = socketPeerIdentity(socket);
+    if (!peer) {
       return Promise.reject(unauthenticated('a client certificate is required'));
     }
     if (!socket.authorized) {
@@ -99,7 +87,7 @@ export function registerCapsuleRecipientRoutes(
       );
     }
     // TLS verified the chain; this adds the explicit path rules and revocation (OCSP).
-    return assertClientTrusted(certificate.raw, presentedChain(certificate));
+    return assertClientTrusted(peer.der, peer.presentedChain);
   });
   app.route({
     method: 'GET',
@@ -107,9 +95,12 @@ export function registerCapsuleRecipientRoutes(
     schema: get.schemas,
     config: { operationId: 'getCapsuleByTransactionId' },
     handler: async (request, reply) => {
-      const certificate = tlsSocketOf(request.raw.socket).getPeerCertificate();
+      const peer = socketPeerIdentity(tlsSocketOf(request.raw.socket));
+      if (!peer) {
+        throw unauthenticated('a client certificate is required');
+      }
       const { transactionId } = request.params as { transactionId: string };
-      const capsule = await service.get(transactionId, recipientKeyFromCertificate(certificate.raw));
+      const capsule = await service.get(transactionId, peer.recipientKey);
       return reply.code(200).headers(expiryHeaders(capsule)).type('application/json').send(capsuleJson(capsule));
     },
   });

@@ -13,7 +13,7 @@ import {
   type ServerIdentity,
 } from '../tls/tls-material.js';
 import { errorReasonOf, REQUEST_ID_HEADER, sendError, writeRawError } from './error-reply.js';
-import { subjectForLog } from '../tls/subject-for-log.js';
+import { socketPeerIdentity } from '../tls/peer-identity.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -157,7 +157,7 @@ export async function startRestListener(options: RestListenerOptions): Promise<R
         outcome: reply.statusCode,
         durationMs: reply.elapsedTime,
         client: request.ip,
-        certificate: mutual ? subjectForLog(tlsSocketOf(request.raw.socket).getPeerCertificate()?.raw) : undefined,
+        certificate: mutual ? socketPeerIdentity(tlsSocketOf(request.raw.socket))?.logSubject : undefined,
         reason: errorReasonOf(request),
       },
       'request',
