@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import type { CapsuleStore } from '../domain/capsules/capsule-store.js';
 import { isCapsuleType, type StoredCapsule } from '../domain/capsules/capsule.js';
+import { createBatchWriter } from './batch-writer.js';
 import { withDatabaseErrors } from './database-errors.js';
 import { deleteExpiredRows } from './expired-rows.js';
 
@@ -47,11 +48,14 @@ const fromRow = (row: CapsuleRow): StoredCapsule => {
 };
 
 export function createKnexCapsuleStore(db: Knex): CapsuleStore {
+  // Concurrent creates share multi-row INSERTs (storage/batch-writer.ts).
+  const writer = createBatchWriter<CapsuleRow>({
+    insertMany: async (rows) => {
+      await db<CapsuleRow>(TABLE).insert([...rows]);
+    },
+  });
   return {
-    insert: (capsule) =>
-      withDatabaseErrors(db, async () => {
-        await db<CapsuleRow>(TABLE).insert(toRow(capsule));
-      }),
+    insert: (capsule) => withDatabaseErrors(db, () => writer.write(toRow(capsule))),
 
     findUnexpired: (transactionId, now) =>
       withDatabaseErrors(db, async () => {

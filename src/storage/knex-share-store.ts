@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import type { ShareNonce, StoredShare } from '../domain/shares/key-share.js';
 import type { AddNonceResult, ShareStore } from '../domain/shares/share-store.js';
+import { createBatchWriter } from './batch-writer.js';
 import { withDatabaseErrors } from './database-errors.js';
 import { deleteExpiredRows } from './expired-rows.js';
 
@@ -119,11 +120,15 @@ export function createKnexShareStore(db: Knex): ShareStore {
     return share ? 'too-many' : 'no-share';
   };
 
+  // Concurrent creates share multi-row INSERTs (storage/batch-writer.ts).
+  const shareWriter = createBatchWriter<ShareRow>({
+    insertMany: async (rows) => {
+      await db<ShareRow>(SHARES).insert([...rows]);
+    },
+  });
+
   return {
-    insert: (share) =>
-      withDatabaseErrors(db, async () => {
-        await db<ShareRow>(SHARES).insert(toShareRow(share));
-      }),
+    insert: (share) => withDatabaseErrors(db, () => shareWriter.write(toShareRow(share))),
 
     findUnexpired: (shareId, now) =>
       withDatabaseErrors(db, async () => {

@@ -1,0 +1,145 @@
+import { expect } from 'chai';
+import { isDomainError, IdConflictError } from '../../src/domain/errors.js';
+import { createDatabase, migrateLatest, type Database } from '../../src/storage/database.js';
+import { createKnexCapsuleStore } from '../../src/storage/knex-capsule-store.js';
+import { createKnexShareStore } from '../../src/storage/knex-share-store.js';
+import { startPrivateMariaDb, type PrivateMariaDb } from '../support/private-mariadb.js';
+import { bytes, describeEachBackend, makeCapsule, remainingIds, TABLE } from './backends.js';
+
+/** Counts the INSERT statements into `table` that `db` sends, and the rows each carried. */
+function watchInserts(db: Database, table: string): number[] {
+  const rowsPerStatement: number[] = [];
+  db.on('query', (query: { sql: string; bindings?: unknown[] }) => {
+    if (
+      query.sql.toLowerCase().startsWith(`insert into \`${table}\``) ||
+      query.sql.startsWith(`insert into "${table}"`)
+    ) {
+      rowsPerStatement.push(query.bindings?.length ?? 0);
+    }
+  });
+  return rowsPerStatement;
+}
+
+const outcomes = (pending: readonly Promise<unknown>[]): Promise<PromiseSettledResult<unknown>[]> =>
+  Promise.allSettled(pending);
+
+/** Coalesced inserts (src/storage/batch-writer.ts) through the real capsule and share stores. */
+describe('coalesced inserts', () => {
+  describeEachBackend((backend) => {
+    beforeEach(async () => {
+      await backend.db(TABLE).delete();
+    });
+
+    it('writes a lone insert at once, as one single-row statement', async () => {
+      const db = backend.open();
+      const statements = watchInserts(db, TABLE);
+      const capsule = makeCapsule();
+      await createKnexCapsuleStore(db).insert(capsule);
+      expect(statements).to.deep.equal([7]);
+      expect(await remainingIds(backend.db)).to.deep.equal([capsule.transactionId]);
+    });
+
+    it('writes 64 concurrent inserts in fewer statements than rows, and acknowledges each after its row is stored', async () => {
+      const db = backend.open();
+      const statements = watchInserts(db, TABLE);
+      const store = createKnexCapsuleStore(db);
+      const capsules = Array.from({ length: 64 }, () => makeCapsule());
+      const seen: string[][] = [];
+      await Promise.all(
+        capsules.map((capsule) =>
+          store.insert(capsule).then(async () => {
+            // Acknowledged only once committed: another connection already reads the row.
+            const found = await createKnexCapsuleStore(backend.db).findUnexpired(
+              capsule.transactionId,
+              new Date('2030-01-01T00:00:00Z'),
+            );
+            seen.push(found ? [found.transactionId] : []);
+          }),
+        ),
+      );
+      expect(seen.flat()).to.have.length(64);
+      expect(await remainingIds(backend.db)).to.deep.equal(capsules.map((c) => c.transactionId).sort());
+      expect(statements.length).to.be.lessThan(64);
+      expect(statements.reduce((sum, bindings) => sum + bindings / 7, 0)).to.equal(64);
+    });
+
+    it('answers a duplicate id in a batch with IdConflictError for that request only, and stores every other row', async () => {
+      const store = createKnexCapsuleStore(backend.open());
+      const existing = makeCapsule();
+      await store.insert(existing);
+      const fresh = Array.from({ length: 20 }, () => makeCapsule());
+      const batch = [...fresh.slice(0, 10), makeCapsule({ transactionId: existing.transactionId }), ...fresh.slice(10)];
+      const results = await outcomes(batch.map((capsule) => store.insert(capsule)));
+      results.forEach((result, i) => {
+        if (i === 10) {
+          expect(result.status).to.equal('rejected');
+          expect((result as PromiseRejectedResult).reason).to.be.instanceOf(IdConflictError);
+        } else {
+          expect(result.status, `request ${i}`).to.equal('fulfilled');
+        }
+      });
+      expect(await remainingIds(backend.db)).to.deep.equal(
+        [existing, ...fresh].map((capsule) => capsule.transactionId).sort(),
+      );
+    });
+
+    it('coalesces concurrent share creates too, each stored under its own id', async () => {
+      const db = backend.open();
+      const statements = watchInserts(db, 'key_shares');
+      const store = createKnexShareStore(db);
+      const shares = Array.from({ length: 32 }, (_, i) => ({
+        shareId: `${i.toString(16).padStart(2, '0')}${'ab'.repeat(15)}`,
+        share: bytes(32),
+        recipient: 'etsi/PNOEE-30303039914',
+        expiryTime: new Date('2030-06-01T00:00:00Z'),
+        expiryTimeAdjusted: false,
+        createdAt: new Date('2030-05-01T00:00:00Z'),
+      }));
+      await Promise.all(shares.map((share) => store.insert(share)));
+      expect(statements.length).to.be.lessThan(32);
+      for (const share of shares) {
+        const found = await store.findUnexpired(share.shareId, new Date('2030-01-01T00:00:00Z'));
+        expect(Buffer.from(found?.share ?? []).equals(Buffer.from(share.share))).to.equal(true);
+      }
+    });
+  });
+
+  describe('MariaDB stopped in the middle of a burst', function () {
+    this.timeout(120_000);
+    let mariadb: PrivateMariaDb | undefined;
+    let db: Database | undefined;
+
+    before(async () => {
+      mariadb = await startPrivateMariaDb();
+      db = createDatabase({ url: mariadb.url });
+      await migrateLatest(db);
+    });
+
+    after(async () => {
+      await db?.destroy();
+      await mariadb?.destroy();
+    });
+
+    it('answers every request: acknowledged rows are stored, the others get "unavailable", none hangs', async () => {
+      const store = createKnexCapsuleStore(db as Database);
+      const capsules = Array.from({ length: 200 }, () => makeCapsule());
+      const settled = outcomes(capsules.map((capsule) => store.insert(capsule)));
+      await mariadb?.stop();
+      const results = await settled;
+      const acknowledged = capsules.filter((_, i) => results[i]?.status === 'fulfilled');
+      for (const result of results) {
+        if (result.status === 'rejected') {
+          const reason: unknown = result.reason;
+          expect(isDomainError(reason) && reason.code, String(reason)).to.equal('unavailable');
+        }
+      }
+      await mariadb?.start();
+      const stored = new Set(await remainingIds(db as Database));
+      for (const capsule of acknowledged) {
+        expect(stored.has(capsule.transactionId), capsule.transactionId).to.equal(true);
+      }
+      // And the writer works again once the database is back.
+      await store.insert(makeCapsule());
+    });
+  });
+});
