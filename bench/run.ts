@@ -221,154 +221,91 @@ async function main(): Promise<void> {
     };
     const capsulePaths = ids.map((id) => `/key-capsules/${id}`);
     const capsuleBody = capsuleJson(capsule);
-    const grpcEcho = (rate?: number): Extract<LoadSpec, { kind: 'grpc' }> => ({
-      kind: 'grpc',
-      ...paced(rate),
-      port: ceilings['grpc-echo'].port,
-      method: ECHO_METHOD,
-      messages: getMessages,
-      channels: CHANNELS,
-      tls: clientTls,
-    });
+    type HttpExtra = Partial<Extract<LoadSpec, { kind: 'http' }>>;
+    const http =
+      (port: number, method: 'GET' | 'POST', tls: typeof clientTls | typeof serverTls, extra: HttpExtra = {}) =>
+      (rate?: number): LoadSpec => ({ kind: 'http', ...paced(rate), port, method, paths: capsulePaths, tls, ...extra });
+    const grpc =
+      (port: number, method: string, messages: readonly string[], tls: typeof clientTls | typeof serverTls) =>
+      (rate?: number): LoadSpec => ({ kind: 'grpc', ...paced(rate), port, method, messages, channels: CHANNELS, tls });
+    const newConnections =
+      (port: number) =>
+      (rate?: number): LoadSpec => ({ kind: 'connect', ...paced(rate), port, paths: capsulePaths, tls: clientTls });
+    const knex =
+      (kind: 'knex-insert' | 'knex-select') =>
+      (rate?: number): LoadSpec => ({ kind, ...paced(rate), url: database.url, table: 'bench_capsules' });
+    const postCapsule = { paths: ['/key-capsules'], body: capsuleBody };
     const rows: Row[] = [
-      { name: 'grpc-js mTLS echo', pid: ceilings['grpc-echo'].pid, spec: grpcEcho },
+      {
+        name: 'grpc-js mTLS echo',
+        pid: ceilings['grpc-echo'].pid,
+        spec: grpc(ceilings['grpc-echo'].port, ECHO_METHOD, getMessages, clientTls),
+      },
       {
         name: 'gRPC GetKeyCapsule (mTLS)',
         against: { row: 'grpc-js mTLS echo', target: 0.6 },
         bulk: true,
         pid: serverPid,
-        spec: (rate) => ({
-          ...grpcEcho(rate),
-          port: ports.grpcRecipient,
-          method: KeyCapsuleRecipientServiceService.getKeyCapsule.path,
-        }),
+        spec: grpc(ports.grpcRecipient, KeyCapsuleRecipientServiceService.getKeyCapsule.path, getMessages, clientTls),
       },
       {
         name: 'Fastify mTLS echo',
         pid: ceilings['fastify-mtls-echo'].pid,
-        spec: (rate) => ({
-          kind: 'http',
-          ...paced(rate),
-          port: ceilings['fastify-mtls-echo'].port,
-          method: 'GET' as const,
-          paths: capsulePaths,
-          tls: clientTls,
-        }),
+        spec: http(ceilings['fastify-mtls-echo'].port, 'GET', clientTls),
       },
       {
         name: 'REST GET /key-capsules/{id} (mTLS)',
         against: { row: 'Fastify mTLS echo', target: 0.4 },
         bulk: true,
         pid: serverPid,
-        spec: (rate) => ({
-          kind: 'http',
-          ...paced(rate),
-          port: ports.restRecipient,
-          method: 'GET' as const,
-          paths: capsulePaths,
-          tls: clientTls,
-        }),
+        spec: http(ports.restRecipient, 'GET', clientTls),
       },
       {
         name: 'TLS 1.3 mutual handshake',
         pid: ceilings['tls-handshake'].pid,
-        spec: (rate) => ({
-          kind: 'connect',
-          ...paced(rate),
-          port: ceilings['tls-handshake'].port,
-          paths: capsulePaths,
-          tls: clientTls,
-        }),
+        spec: newConnections(ceilings['tls-handshake'].port),
       },
       {
         name: 'new mTLS connection per REST GET',
         against: { row: 'TLS 1.3 mutual handshake', target: 0.8 },
         pid: serverPid,
-        spec: (rate) => ({
-          kind: 'connect',
-          ...paced(rate),
-          port: ports.restRecipient,
-          paths: capsulePaths,
-          tls: clientTls,
-        }),
+        spec: newConnections(ports.restRecipient),
       },
-      {
-        name: 'Knex single-row INSERT',
-        pid: undefined,
-        spec: (rate) => ({ kind: 'knex-insert', ...paced(rate), url: database.url, table: 'bench_capsules' }),
-      },
-      {
-        name: 'Knex PK SELECT',
-        pid: undefined,
-        spec: (rate) => ({ kind: 'knex-select', ...paced(rate), url: database.url, table: 'bench_capsules' }),
-      },
+      { name: 'Knex single-row INSERT', pid: undefined, spec: knex('knex-insert') },
+      { name: 'Knex PK SELECT', pid: undefined, spec: knex('knex-select') },
       {
         name: 'gRPC CreateKeyCapsule',
         against: { row: 'Knex single-row INSERT', target: 1.0 },
         bulk: true,
         pid: serverPid,
-        spec: (rate) => ({
-          kind: 'grpc',
-          ...paced(rate),
-          port: ports.grpcSender,
-          method: KeyCapsuleSenderServiceService.createKeyCapsule.path,
-          messages: [createMessage],
-          channels: CHANNELS,
-          tls: serverTls,
-        }),
+        spec: grpc(ports.grpcSender, KeyCapsuleSenderServiceService.createKeyCapsule.path, [createMessage], serverTls),
       },
       {
         name: 'Fastify TLS echo',
         pid: ceilings['fastify-tls-echo'].pid,
-        spec: (rate) => ({
-          kind: 'http',
-          ...paced(rate),
-          port: ceilings['fastify-tls-echo'].port,
-          method: 'POST' as const,
-          paths: ['/key-capsules'],
-          body: capsuleBody,
-          tls: serverTls,
-        }),
+        spec: http(ceilings['fastify-tls-echo'].port, 'POST', serverTls, postCapsule),
       },
       {
         name: 'REST POST /key-capsules',
         against: { row: 'Fastify TLS echo', target: 0.4 },
         bulk: true,
         pid: serverPid,
-        spec: (rate) => ({
-          kind: 'http',
-          ...paced(rate),
-          port: ports.restSender,
-          method: 'POST' as const,
-          paths: ['/key-capsules'],
-          body: capsuleBody,
-          tls: serverTls,
-        }),
+        spec: http(ports.restSender, 'POST', serverTls, postCapsule),
       },
       {
         name: 'REST POST /key-shares',
         pid: serverPid,
-        spec: (rate) => ({
-          kind: 'http',
-          ...paced(rate),
-          port: sharePort,
-          method: 'POST' as const,
+        spec: http(sharePort, 'POST', serverTls, {
           paths: ['/key-shares'],
           body: JSON.stringify({ share: randomBytes(32).toString('base64'), recipient }),
-          tls: serverTls,
         }),
       },
       {
         name: 'REST POST /key-shares/{id}/nonce',
         against: { row: 'REST POST /key-shares', target: 0.5 },
         pid: serverPid,
-        spec: (rate) => ({
-          kind: 'http',
-          ...paced(rate),
-          port: sharePort,
-          method: 'POST' as const,
+        spec: http(sharePort, 'POST', serverTls, {
           paths: shareIds.map((id) => `/key-shares/${id}/nonce`),
-          tls: serverTls,
           collect: { file: nonceFile, what: 'body' },
         }),
       },
@@ -376,15 +313,7 @@ async function main(): Promise<void> {
         name: 'REST GET /key-shares/{id} (ticket)',
         against: { row: 'REST GET /key-capsules/{id} (mTLS)', target: 0.5 },
         pid: serverPid,
-        spec: (rate) => ({
-          kind: 'http',
-          ...paced(rate),
-          ...ticketRequests(),
-          once: true,
-          method: 'GET' as const,
-          port: sharePort,
-          tls: serverTls,
-        }),
+        spec: (rate) => http(sharePort, 'GET', serverTls, { ...ticketRequests(), once: true })(rate),
       },
     ];
 
