@@ -4,7 +4,8 @@
 // SELECT) runs in its own process; each measurement's load generator is a process of its own (bench/load.ts).
 // Each operation is measured right after its ceiling, in interleaved rounds; then a paced run at half of each
 // operation's rate (p99) and a run with BENCH_BULK_ROWS capsules stored. Loopback only, bounded in time; prints a
-// table and writes JSON (BENCH_OUT, default bench-result.json). Not a test: it never fails on a figure.
+// table and writes JSON (BENCH_OUT, default bench-result.json). BENCH_CPU_PROF=DIR also profiles the server
+// (node --cpu-prof); BENCH_ONLY=REGEX measures only the matching rows and their ceilings. Not a test: it never fails on a figure.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -155,7 +156,13 @@ async function main(): Promise<void> {
   });
   try {
     server = await startServerProcess(pki, database.url, [], {
-      env: { CDOC2_SHARES_MAX_NONCES_PER_SHARE: '1000' },
+      env: {
+        CDOC2_SHARES_MAX_NONCES_PER_SHARE: '1000',
+        // A CPU profile of the server for the whole run, written when it stops (bench/profile-summary.ts reads it).
+        ...(process.env['BENCH_CPU_PROF']
+          ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${resolve(process.env['BENCH_CPU_PROF'])}` }
+          : {}),
+      },
       discardOutput: true,
     });
     const serverPid = server.child.pid as number;
@@ -317,6 +324,11 @@ async function main(): Promise<void> {
       },
     ];
 
+    // BENCH_ONLY=REGEX measures the rows whose name matches, with their ceilings (e.g. for a profile of one path).
+    const only = process.env['BENCH_ONLY'] ? new RegExp(process.env['BENCH_ONLY']) : undefined;
+    const picked = rows.filter((row) => !only || only.test(row.name));
+    const wanted = new Set(picked.flatMap((row) => [row.name, ...(row.against ? [row.against.row] : [])]));
+    rows.splice(0, rows.length, ...rows.filter((row) => wanted.has(row.name)));
     const runs = new Map<string, Measured[]>(rows.map((row) => [row.name, []]));
     const say = (text: string): void => void process.stderr.write(`${text}\n`);
     for (let round = 1; round <= ROUNDS; round++) {
@@ -364,7 +376,7 @@ async function main(): Promise<void> {
     const bulkSeconds = (Date.now() - bulkStarted) / 1000;
     say(`bulk: ${BULK_ROWS} capsules stored in ${bulkSeconds.toFixed(1)} s`);
     const withBulk = new Map<string, Measured>();
-    for (const row of rows.filter((candidate) => candidate.bulk)) {
+    for (const row of rows.filter((candidate) => candidate.bulk && BULK_ROWS > 0)) {
       const result = await measure(await row.spec(), row.pid);
       withBulk.set(row.name, result);
       say(`bulk: ${row.name} ${result.rate.toFixed(0)}/s`);
