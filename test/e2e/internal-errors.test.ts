@@ -27,14 +27,24 @@ describe('internal errors never reach a client', () => {
     await server.close();
   });
 
-  it('answers 500 over REST with a log reference and no SQL', async () => {
-    const res = await https(server.pki, {
+  const post = (headers: Record<string, string>) =>
+    https(server.pki, {
       port: server.ports.restSender,
       method: 'POST',
       path: '/key-capsules',
-      headers: { ...PROBLEM_ACCEPT, 'content-type': 'application/json' },
+      headers: { ...headers, 'content-type': 'application/json' },
       body: capsuleJson(capsuleFor(server.pki.clients.ecP256)),
     });
+
+  it('answers 500 over REST with an empty body by default', async () => {
+    const res = await post({});
+    expect(res.status).to.equal(500);
+    expect(res.body).to.equal('');
+    expect(res.headers['x-request-id']).to.be.a('string');
+  });
+
+  it('answers 500 over REST with a log reference and no SQL when problem details are asked for', async () => {
+    const res = await post(PROBLEM_ACCEPT);
     expect(res.status).to.equal(500);
     const problem = JSON.parse(res.body) as { detail: string };
     expect(problem.detail).to.match(/^internal error \(log reference [0-9a-f]{16}\)$/);

@@ -1,7 +1,9 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { ShareService } from '../../domain/shares/share-service.js';
+import { SHARE_NOT_FOUND, type ShareService } from '../../domain/shares/share-service.js';
 import { invalidArgument } from '../../domain/errors.js';
+import { ERROR_TABLE } from '../error-table.js';
 import { decodeBase64Field } from './base64.js';
+import { sendError } from './error-reply.js';
 import { expiryHeaders, requestedExpiry } from './expiry-headers.js';
 import { requireOperation, type OpenApiOperation } from './openapi.js';
 import { registerMethodNotAllowed } from './rest-server.js';
@@ -94,4 +96,7 @@ export function registerShareRoutes(
     },
   });
   registerMethodNotAllowed(app, get.url, ['GET']);
+  // `/key-shares/` names no share: the same 404 as any unknown id (the official server and its functional tests,
+  // GET_KEYSHARE NEG-02), not a 400 for an id of length 0.
+  app.get('/key-shares/', (request, reply) => sendError(request, reply, ERROR_TABLE.not_found, SHARE_NOT_FOUND));
 }

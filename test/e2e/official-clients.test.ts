@@ -2,8 +2,8 @@ import { connect } from 'node:tls';
 import { expect } from 'chai';
 import type { IssuedCertificate } from '../../src/pki/certificates.js';
 import { createAuthTicket, serialNumberOf } from '../support/auth-ticket-builder.js';
-import { capsuleFor } from '../support/capsule-fixtures.js';
-import { startTestServer, TEST_SHARES_BASE_URL, type TestServer } from '../support/test-server.js';
+import { capsuleFor, capsuleJson } from '../support/capsule-fixtures.js';
+import { https, startTestServer, TEST_SHARES_BASE_URL, type TestServer } from '../support/test-server.js';
 
 /**
  * The official Java client (open-eid/cdoc2-java-ref-impl, cdoc2-client 2.0.0: openapi-generator 7.8 `java` /
@@ -182,5 +182,136 @@ describe('replay of the official Java client requests (REST)', () => {
     ]);
     expect(fetched.status, fetched.body).to.equal(200);
     expect(JSON.parse(fetched.body)).to.deep.equal({ share, recipient });
+  });
+});
+
+/**
+ * The official functional test plan (open-eid/cdoc2-gatling-tests, cdoc2-capsule-server scenarios): the
+ * GET_CAPSULE NEG cases on the recipient port with a trusted client certificate, and PUT_CAPSULE NEG-01.
+ */
+describe('the official functional test plan for key capsules (NEG cases)', () => {
+  let server: TestServer;
+
+  before(async () => {
+    server = await startTestServer();
+  });
+  after(() => server.close());
+
+  const get = (path: string, client: IssuedCertificate = server.pki.clients.ecP256) =>
+    https(server.pki, {
+      port: server.ports.restRecipient,
+      method: 'GET',
+      path,
+      headers: { accept: 'application/json' },
+      client,
+    });
+
+  const store = async (holder: IssuedCertificate): Promise<string> => {
+    const created = await https(server.pki, {
+      port: server.ports.restSender,
+      method: 'POST',
+      path: '/key-capsules',
+      headers: { 'content-type': 'application/json' },
+      body: capsuleJson(capsuleFor(holder)),
+    });
+    expect(created.status).to.equal(201);
+    return String(created.headers['location']);
+  };
+
+  const cases: ReadonlyArray<readonly [string, string, number]> = [
+    ['NEG-02 random 18-character id', '/key-capsules/Ab3dE6gH9jK2mN5pQ8', 404],
+    ['NEG-03 too short id', '/key-capsules/123', 400],
+    ['NEG-05 the id `null`', '/key-capsules/null', 400],
+    ['NEG-07 35-character id', `/key-capsules/${'x'.repeat(35)}`, 400],
+  ];
+  for (const [name, path, status] of cases) {
+    it(`${name}: ${status} with a body of length 0`, async () => {
+      const res = await get(path);
+      expect(res.status).to.equal(status);
+      expect(res.body).to.equal('');
+    });
+  }
+
+  it('NEG-04 empty id: 404; NEG-06 no id and no slash: 405', async () => {
+    expect((await get('/key-capsules/')).status).to.equal(404);
+    expect((await get('/key-capsules')).status).to.equal(405);
+  });
+
+  it('NEG-08 (EC) and NEG-09 (RSA) a capsule for another key: 404 with a body of length 0', async () => {
+    for (const other of [server.pki.clients.ecP384, server.pki.clients.rsa2048]) {
+      const res = await get(await store(other));
+      expect(res.status).to.equal(404);
+      expect(res.body).to.equal('');
+    }
+  });
+
+  it('PUT NEG-01 an RSA capsule with 2101 bytes of key material: 400 and no Location', async () => {
+    const capsule = { ...capsuleFor(server.pki.clients.rsa2048), ephemeralKeyMaterial: Buffer.alloc(2101, 7) };
+    const res = await https(server.pki, {
+      port: server.ports.restSender,
+      method: 'POST',
+      path: '/key-capsules',
+      headers: { 'content-type': 'application/json' },
+      body: capsuleJson(capsule),
+    });
+    expect(res.status).to.equal(400);
+    expect(res.headers['location']).to.equal(undefined);
+    expect(res.body).to.equal('');
+  });
+});
+
+/**
+ * The same plan for key shares (cdoc2-gatling-tests, cdoc2-shares-server GET_KEYSHARE NEG cases and
+ * POST_KEYSHARE NEG-01), with a random ticket, as the plan sends; it also sends the 1.2 drafts' session headers,
+ * which this server ignores.
+ */
+describe('the official functional test plan for key shares (NEG cases)', () => {
+  let server: TestServer;
+
+  before(async () => {
+    server = await startTestServer();
+  });
+  after(() => server.close());
+
+  const get = (path: string) =>
+    https(server.pki, {
+      port: server.sharePorts.rest,
+      method: 'GET',
+      path,
+      headers: {
+        'x-cdoc2-auth-token': 'dGhpcyBpcyBub3QgYSB0aWNrZXQ',
+        'x-cdoc2-auth-x5c': server.pki.auth.rsa2048.certPem.replace(/\r?\n/g, ''),
+        'x-cdoc2-session-token': 'bm90IGEgc2Vzc2lvbiB0b2tlbg',
+      },
+    });
+
+  const cases: ReadonlyArray<readonly [string, string, number]> = [
+    ['NEG-01 the id `null`', '/key-shares/null', 400],
+    ['NEG-03 35-character id', `/key-shares/${'y'.repeat(35)}`, 400],
+    ['NEG-05 a random ticket', '/key-shares/Zx8Yw7Vu6Ts5Rq4Po3', 401],
+  ];
+  for (const [name, path, status] of cases) {
+    it(`${name}: ${status} with a body of length 0`, async () => {
+      const res = await get(path);
+      expect(res.status).to.equal(status);
+      expect(res.body).to.equal('');
+    });
+  }
+
+  it('NEG-02 empty id: 404; NEG-04 no id and no slash: 405', async () => {
+    expect((await get('/key-shares/')).status).to.equal(404);
+    expect((await get('/key-shares')).status).to.equal(405);
+  });
+
+  it('POST NEG-01 a share one byte over 128: 400 and no Location', async () => {
+    const res = await https(server.pki, {
+      port: server.sharePorts.rest,
+      method: 'POST',
+      path: '/key-shares',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ share: Buffer.alloc(129, 1).toString('base64'), recipient: 'etsi/PNOEE-30303039914' }),
+    });
+    expect(res.status).to.equal(400);
+    expect(res.headers['location']).to.equal(undefined);
   });
 });
