@@ -21,10 +21,10 @@ interface LogLine {
   readonly reason?: string;
 }
 
-/** A server whose JSON log lines the test reads. */
+/** A server whose JSON log lines the test reads; `requestLine` waits for a request's line. */
 async function loggedServer(
   overrides: Parameters<typeof startTestServer>[0] = {},
-): Promise<{ server: TestServer; logLines: () => LogLine[] }> {
+): Promise<{ server: TestServer; requestLine: (requestId: string) => Promise<LogLine | undefined> }> {
   const lines: string[] = [];
   const server = await startTestServer(
     { log: { level: 'info' }, ...overrides },
@@ -37,7 +37,20 @@ async function loggedServer(
       }),
     },
   );
-  return { server, logLines: () => lines.map((line) => JSON.parse(line) as LogLine) };
+  // The line is written when the response has been sent, so it may arrive just after the client read the answer.
+  const requestLine = async (requestId: string): Promise<LogLine | undefined> => {
+    for (let attempt = 0; attempt < 500; attempt++) {
+      const found = lines
+        .map((line) => JSON.parse(line) as LogLine)
+        .find((entry) => entry.msg === 'request' && entry.reqId === requestId);
+      if (found) {
+        return found;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    return undefined;
+  };
+  return { server, requestLine };
 }
 
 /**
@@ -92,12 +105,12 @@ function rawResponses(text: string): Array<{ status: number; headers: Record<str
  */
 describe('REST error bodies', () => {
   let server: TestServer;
-  let logLines: () => LogLine[];
+  let requestLine: (requestId: string) => Promise<LogLine | undefined>;
   let foreignCapsuleId: string;
   let shareId: string;
 
   before(async () => {
-    ({ server, logLines } = await loggedServer({ shares: { maxNoncesPerShare: 1 } }));
+    ({ server, requestLine } = await loggedServer({ shares: { maxNoncesPerShare: 1 } }));
     const created = await https(server.pki, {
       port: server.ports.restSender,
       method: 'POST',
@@ -232,7 +245,7 @@ describe('REST error bodies', () => {
       expect(res.headers['content-length']).to.equal('0');
       const requestId = String(res.headers['x-request-id']);
       expect(requestId).to.match(UUID);
-      const line = logLines().find((entry) => entry.msg === 'request' && entry.reqId === requestId);
+      const line = await requestLine(requestId);
       expect(line?.outcome).to.equal(status);
       expect(line?.reason).to.be.a('string').and.not.equal('');
     });
@@ -283,7 +296,7 @@ describe('REST error bodies', () => {
     expect(answer?.headers['content-length']).to.equal('0');
     const requestId = answer?.headers['x-request-id'] ?? '';
     expect(requestId).to.match(UUID);
-    const line = logLines().find((entry) => entry.msg === 'request' && entry.reqId === requestId);
+    const line = await requestLine(requestId);
     expect(line?.outcome).to.equal(431);
     expect(line?.reason).to.match(/HPE_HEADER_OVERFLOW/);
   });
@@ -291,7 +304,7 @@ describe('REST error bodies', () => {
 
 describe('REST error bodies during shutdown', () => {
   it('answers a request that arrives on an open connection while the server drains with an empty 503', async () => {
-    const { server, logLines } = await loggedServer();
+    const { server, requestLine } = await loggedServer();
     const port = server.ports.restSender;
     const body = capsuleJson(capsuleFor(server.pki.clients.ecP256));
     const head = (length: number, expect = '') =>
@@ -313,7 +326,7 @@ describe('REST error bodies during shutdown', () => {
     expect(refused?.headers['connection']).to.equal('close');
     const requestId = refused?.headers['x-request-id'] ?? '';
     expect(requestId).to.match(UUID);
-    const line = logLines().find((entry) => entry.msg === 'request' && entry.reqId === requestId);
+    const line = await requestLine(requestId);
     expect(line?.reason).to.match(/shutting down/);
   });
 });
