@@ -170,7 +170,8 @@ async function httpLoad(spec: Extract<LoadSpec, { kind: 'http' }>): Promise<Load
     autocannon({
       url: `https://127.0.0.1:${spec.port}`,
       servername: 'localhost',
-      connections: spec.concurrency,
+      // autocannon refuses more connections than requests (few single-use tickets when nonces were slow).
+      connections: Math.max(1, Math.min(spec.concurrency, amount ?? spec.concurrency)),
       duration: durationMs / 1000,
       ...(amount !== undefined ? { amount } : {}),
       ...(spec.rate ? { overallRate: spec.rate } : {}),

@@ -19,8 +19,11 @@ async function main(): Promise<void> {
   });
   const anchors = [new X509Certificate(pki.root.certPem), new X509Certificate(pki.intermediate.certPem)];
   const leaf = new X509Certificate(pki.good.certPem).raw;
-  const trustWith = (mode: RevocationMode) =>
+  // cacheSize 0: every check does the chain rules (and asks the OCSP cache); otherwise a verified certificate is
+  // remembered until its earliest notAfter or OCSP nextUpdate.
+  const trustWith = (mode: RevocationMode, cacheSize = 0) =>
     createCertificateTrust({
+      cacheSize,
       anchors,
       revocation: createRevocationChecker({
         mode,
@@ -61,6 +64,9 @@ async function main(): Promise<void> {
     const cached = trustWith('hard-fail');
     await cached.assertTrusted(leaf, new Date());
     await time('cached OCSP check (hard-fail)', 2000, () => () => cached.assertTrusted(leaf, new Date()));
+    const remembered = trustWith('hard-fail', 100);
+    await remembered.assertTrusted(leaf, new Date());
+    await time('remembered verified certificate', 2000, () => () => remembered.assertTrusted(leaf, new Date()));
   } finally {
     await responder.stop();
     await pki.cleanup();

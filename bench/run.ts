@@ -37,7 +37,7 @@ import type { LoadResult, LoadSpec } from './load.js';
 const env = (name: string, fallback: number): number => Number(process.env[name] ?? fallback);
 const WARMUP_MS = env('BENCH_WARMUP_MS', 2000);
 const WINDOW_MS = env('BENCH_WINDOW_MS', 5000);
-const ROUNDS = env('BENCH_ROUNDS', 3);
+const ROUNDS = env('BENCH_ROUNDS', 2);
 const CONCURRENCY = env('BENCH_CONCURRENCY', 32);
 const CHANNELS = env('BENCH_CHANNELS', 4);
 const BULK_ROWS = env('BENCH_BULK_ROWS', 500_000);
@@ -67,8 +67,18 @@ function rssMb(pid: number): number {
 const work = mkdtempSync(join(tmpdir(), 'cdoc2-bench-'));
 let specCounter = 0;
 
-/** Runs one load generator process; `serverPid` undefined means the load process is the measured one (Knex). */
+/** A row that could not be measured is reported as such, and the run goes on. */
 async function measure(spec: LoadSpec, serverPid: number | undefined): Promise<Measured> {
+  try {
+    return await measureOnce(spec, serverPid);
+  } catch (error) {
+    const firstError = (error as Error).message.split('\n')[0] ?? 'failed';
+    return { count: 0, errors: 1, seconds: 0, p50: 0, p99: 0, firstError, rate: 0, cpuUs: 0, rssMb: 0 };
+  }
+}
+
+/** Runs one load generator process; `serverPid` undefined means the load process is the measured one (Knex). */
+async function measureOnce(spec: LoadSpec, serverPid: number | undefined): Promise<Measured> {
   const file = join(work, `spec-${specCounter++}.json`);
   writeFileSync(file, JSON.stringify(spec));
   const child = spawn(process.execPath, ['--require', TSX, join(__dirname, 'load.ts'), file], {
@@ -156,13 +166,11 @@ async function main(): Promise<void> {
   });
   try {
     server = await startServerProcess(pki, database.url, [], {
-      env: {
-        CDOC2_SHARES_MAX_NONCES_PER_SHARE: '1000',
-        // A CPU profile of the server for the whole run, written when it stops (bench/profile-summary.ts reads it).
-        ...(process.env['BENCH_CPU_PROF']
-          ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${resolve(process.env['BENCH_CPU_PROF'])}` }
-          : {}),
-      },
+      env: { CDOC2_SHARES_MAX_NONCES_PER_SHARE: '1000' },
+      // A CPU profile of the server for the whole run, written when it stops (bench/profile-summary.ts reads it).
+      ...(process.env['BENCH_CPU_PROF']
+        ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${resolve(process.env['BENCH_CPU_PROF'])}`] }
+        : {}),
       discardOutput: true,
     });
     const serverPid = server.child.pid as number;

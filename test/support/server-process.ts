@@ -34,6 +34,8 @@ export interface ServerProcessOptions {
   readonly env?: Readonly<Record<string, string>>;
   /** Drop what the process prints after it started (a bench's millions of request log lines). */
   readonly discardOutput?: boolean;
+  /** Options for node itself, e.g. `--cpu-prof` (which NODE_OPTIONS does not accept). */
+  readonly nodeArgs?: readonly string[];
 }
 
 export async function startServerProcess(
@@ -62,13 +64,17 @@ export async function startServerProcess(
       '',
     ].join('\n'),
   );
-  const child = spawn(process.execPath, ['--require', TSX, CLI, 'serve', '--config', file], {
-    env: {
-      ...Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('CDOC2_'))),
-      ...options.env,
+  const child = spawn(
+    process.execPath,
+    [...(options.nodeArgs ?? []), '--require', TSX, CLI, 'serve', '--config', file],
+    {
+      env: {
+        ...Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('CDOC2_'))),
+        ...options.env,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
     },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  );
   let out = '';
   let err = '';
   let keep = true;
