@@ -34,8 +34,11 @@ const isMinimalPositiveInteger = (value: string): boolean => {
   return !(value.length > 1 && first === 0 && (value.charCodeAt(1) & 0x80) === 0);
 };
 
-/** Returns the key's size, or a client-facing reason why the bytes are not an acceptable PKCS#1 RSA key. */
-export function parseRsaPublicKey(der: Uint8Array): RsaPublicKeyInfo | { error: string } {
+/** Returns the key's size (within the bounds given, by default 2048 to 16384 bits), or a client-facing reason why the bytes are not an acceptable PKCS#1 RSA key. */
+export function parseRsaPublicKey(
+  der: Uint8Array,
+  { minBits, maxBits }: { minBits: number; maxBits: number } = { minBits: MIN_RSA_BITS, maxBits: MAX_RSA_BITS },
+): RsaPublicKeyInfo | { error: string } {
   const bytes = forge.util.binary.raw.encode(der);
   let node: forge.asn1.Asn1;
   try {
@@ -71,8 +74,8 @@ export function parseRsaPublicKey(der: Uint8Array): RsaPublicKeyInfo | { error: 
   const n = new forge.jsbn.BigInteger(forge.util.bytesToHex(modulus.value as string), 16);
   const e = new forge.jsbn.BigInteger(forge.util.bytesToHex(exponent.value as string), 16);
   const modulusBits = n.bitLength();
-  if (modulusBits < MIN_RSA_BITS || modulusBits > MAX_RSA_BITS) {
-    return { error: `is a ${modulusBits}-bit RSA key; ${MIN_RSA_BITS} to ${MAX_RSA_BITS} bits are accepted` };
+  if (modulusBits < minBits || modulusBits > maxBits) {
+    return { error: `is a ${modulusBits}-bit RSA key; ${minBits} to ${maxBits} bits are accepted` };
   }
   if (!n.testBit(0)) {
     return { error: 'is not a valid RSA key (even modulus)' };

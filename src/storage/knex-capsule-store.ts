@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import type { CapsuleStore } from '../domain/capsules/capsule-store.js';
-import { isCapsuleType, type StoredCapsule } from '../domain/capsules/capsule.js';
+import type { StoredCapsule } from '../domain/capsules/capsule.js';
+import { isCapsuleType } from '../domain/capsules/capsule-types.js';
 import { createBatchWriter } from './batch-writer.js';
 import { withDatabaseErrors } from './database-errors.js';
 import { deleteExpiredRows } from './expired-rows.js';

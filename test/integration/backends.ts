@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type CapsuleType, type StoredCapsule } from '../../src/domain/capsules/capsule.js';
+import type { StoredCapsule } from '../../src/domain/capsules/capsule.js';
+import type { CapsuleType } from '../../src/domain/capsules/capsule-types.js';
 import { createDatabase, type Database, migrateLatest } from '../../src/storage/database.js';
 import { createTestDatabase } from '../support/mysql.js';
 

@@ -1,6 +1,6 @@
 import { generateKeyPairSync, randomBytes, X509Certificate } from 'node:crypto';
 import { CapsuleType as ProtoCapsuleType, type Capsule as ProtoCapsule } from '../../gen/cdoc2/capsules/v1/capsules.js';
-import type { CapsuleType } from '../../src/domain/capsules/capsule.js';
+import type { CapsuleType } from '../../src/domain/capsules/capsule-types.js';
 import type { IssuedCertificate } from '../../src/pki/certificates.js';
 import { recipientKeyFromCertificate } from '../../src/transport/tls/recipient-key-from-certificate.js';
 

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { expect } from 'chai';
-import type { Capsule, CapsuleType } from '../../src/domain/capsules/capsule.js';
+import type { Capsule } from '../../src/domain/capsules/capsule.js';
+import type { CapsuleType } from '../../src/domain/capsules/capsule-types.js';
 import { validateCapsule } from '../../src/domain/capsules/capsule-validation.js';
 import type { CurveName } from '../../src/domain/ec-point.js';
 import { DomainError } from '../../src/domain/errors.js';

@@ -2,16 +2,43 @@ import { invalidArgument } from '../errors.js';
 import { checkEcPoint } from '../ec-point.js';
 import { parseRsaPublicKey } from '../rsa-public-key.js';
 import {
-  CAPSULE_CURVES,
   EPHEMERAL_KEY_MATERIAL_MAX_BYTES,
   RECIPIENT_ID_MAX_BYTES,
   RECIPIENT_ID_MIN_BYTES,
   type Capsule,
 } from './capsule.js';
+import { capsuleTypeEntry, unknownKeyKind, type CapsuleKeyRule } from './capsule-types.js';
+
+/** EC capsules: both keys are points on the capsule's curve. */
+function validateEcKeys({ recipientId, ephemeralKeyMaterial }: Capsule, curve: CapsuleKeyRule & { kind: 'ec' }): void {
+  const recipientProblem = checkEcPoint(recipientId, curve.curve);
+  if (recipientProblem) {
+    throw invalidArgument(`recipient_id ${recipientProblem}`);
+  }
+  const ephemeralProblem = checkEcPoint(ephemeralKeyMaterial, curve.curve);
+  if (ephemeralProblem) {
+    throw invalidArgument(`ephemeral_key_material ${ephemeralProblem}`);
+  }
+}
+
+/** RSA capsules: the recipient key is a PKCS#1 public key of the allowed size; the encrypted KEK is opaque. */
+function validateRsaKeys(
+  { recipientId, ephemeralKeyMaterial, capsuleType }: Capsule,
+  rule: CapsuleKeyRule & { kind: 'rsa' },
+): void {
+  const rsa = parseRsaPublicKey(recipientId, rule);
+  if ('error' in rsa) {
+    throw invalidArgument(`recipient_id ${rsa.error}`);
+  }
+  if (ephemeralKeyMaterial.length === 0) {
+    throw invalidArgument(`ephemeral_key_material must not be empty for an ${capsuleType} capsule`);
+  }
+}
 
 /**
- * Every rule a capsule must satisfy before it is stored (spec/capsule-server.md "Capsule" and "Sender: create").
- * Throws an invalid_argument DomainError naming the field and the problem; it never echoes the bytes.
+ * Every rule a capsule must satisfy before it is stored (spec/capsule-server.md "Capsule" and "Sender: create"):
+ * the byte limits of every type, then the key rule its registry entry declares. Throws an invalid_argument
+ * DomainError naming the field and the problem; it never echoes the bytes.
  */
 export function validateCapsule(capsule: Capsule): void {
   const { recipientId, ephemeralKeyMaterial, capsuleType } = capsule;
@@ -25,25 +52,13 @@ export function validateCapsule(capsule: Capsule): void {
       `ephemeral_key_material must be at most ${EPHEMERAL_KEY_MATERIAL_MAX_BYTES} bytes, got ${ephemeralKeyMaterial.length}`,
     );
   }
-  const curve = CAPSULE_CURVES[capsuleType];
-  if (curve) {
-    // EC capsules: both keys are points on the capsule's curve.
-    const recipientProblem = checkEcPoint(recipientId, curve);
-    if (recipientProblem) {
-      throw invalidArgument(`recipient_id ${recipientProblem}`);
-    }
-    const ephemeralProblem = checkEcPoint(ephemeralKeyMaterial, curve);
-    if (ephemeralProblem) {
-      throw invalidArgument(`ephemeral_key_material ${ephemeralProblem}`);
-    }
-    return;
-  }
-  // RSA capsules: the recipient key is a PKCS#1 public key; the encrypted KEK is opaque to the server.
-  const rsa = parseRsaPublicKey(recipientId);
-  if ('error' in rsa) {
-    throw invalidArgument(`recipient_id ${rsa.error}`);
-  }
-  if (ephemeralKeyMaterial.length === 0) {
-    throw invalidArgument('ephemeral_key_material must not be empty for an rsa capsule');
+  const rule = capsuleTypeEntry(capsuleType).key;
+  switch (rule.kind) {
+    case 'ec':
+      return validateEcKeys(capsule, rule);
+    case 'rsa':
+      return validateRsaKeys(capsule, rule);
+    default:
+      return unknownKeyKind(rule);
   }
 }

@@ -1,18 +1,4 @@
-import type { CurveName } from '../ec-point.js';
-
-/** The capsule types of the key-capsules API (spec/capsule-server.md "Capsule"), as spelled on the REST wire. */
-export const CAPSULE_TYPES = ['ecc_secp256r1', 'ecc_secp384r1', 'ecc_secp521r1', 'rsa'] as const;
-export type CapsuleType = (typeof CAPSULE_TYPES)[number];
-
-export const isCapsuleType = (value: string): value is CapsuleType =>
-  (CAPSULE_TYPES as readonly string[]).includes(value);
-
-/** The curve of each EC capsule type. */
-export const CAPSULE_CURVES: Readonly<Partial<Record<CapsuleType, CurveName>>> = {
-  ecc_secp256r1: 'P-256',
-  ecc_secp384r1: 'P-384',
-  ecc_secp521r1: 'P-521',
-};
+import type { CapsuleType } from './capsule-types.js';
 
 /** A key capsule as the sender submits it. */
 export interface Capsule {

@@ -1,6 +1,7 @@
 import { constantTimeEqual } from '../constant-time.js';
 import type { CurveName } from '../ec-point.js';
-import { CAPSULE_CURVES, type StoredCapsule } from './capsule.js';
+import type { StoredCapsule } from './capsule.js';
+import { capsuleTypeEntry, unknownKeyKind } from './capsule-types.js';
 
 /**
  * The public key of an authenticated recipient, in the encodings a capsule stores (spec/capsule-server.md
@@ -12,11 +13,18 @@ export type RecipientKey =
   | { readonly kind: 'rsa'; readonly pkcs1: Uint8Array }
   | { readonly kind: 'unsupported' };
 
-/** True when the capsule is addressed to this key: same kind, same curve, same bytes (compared in constant time). */
+/**
+ * True when the capsule is addressed to this key: the key kind and curve its type's registry entry declares, and
+ * the same bytes (compared in constant time).
+ */
 export function isAddressedTo(capsule: StoredCapsule, key: RecipientKey): boolean {
-  const curve = CAPSULE_CURVES[capsule.capsuleType];
-  if (curve) {
-    return key.kind === 'ec' && key.curve === curve && constantTimeEqual(key.point, capsule.recipientId);
+  const rule = capsuleTypeEntry(capsule.capsuleType).key;
+  switch (rule.kind) {
+    case 'ec':
+      return key.kind === 'ec' && key.curve === rule.curve && constantTimeEqual(key.point, capsule.recipientId);
+    case 'rsa':
+      return key.kind === 'rsa' && constantTimeEqual(key.pkcs1, capsule.recipientId);
+    default:
+      return unknownKeyKind(rule);
   }
-  return key.kind === 'rsa' && constantTimeEqual(key.pkcs1, capsule.recipientId);
 }

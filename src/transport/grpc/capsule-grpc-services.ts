@@ -5,26 +5,20 @@ import {
   type Capsule as ProtoCapsule,
 } from '../../../gen/cdoc2/capsules/v1/capsules.js';
 import type { CapsuleService } from '../../domain/capsules/capsule-service.js';
-import type { Capsule, CapsuleType } from '../../domain/capsules/capsule.js';
+import type { Capsule } from '../../domain/capsules/capsule.js';
+import { CAPSULE_TYPE_REGISTRY, CAPSULE_TYPES, type CapsuleType } from '../../domain/capsules/capsule-types.js';
 import { invalidArgument, unauthenticated } from '../../domain/errors.js';
 import type { Logger } from '../../logging/logger.js';
 import type { RequestObserver } from '../../observability/metrics.js';
 import type { ClientTrustCheck } from '../tls/tls-material.js';
 import { bindService, type BoundService } from './unary.js';
 
-const TO_DOMAIN: ReadonlyMap<number, CapsuleType> = new Map([
-  [ProtoCapsuleType.CAPSULE_TYPE_ECC_SECP256R1, 'ecc_secp256r1'],
-  [ProtoCapsuleType.CAPSULE_TYPE_ECC_SECP384R1, 'ecc_secp384r1'],
-  [ProtoCapsuleType.CAPSULE_TYPE_ECC_SECP521R1, 'ecc_secp521r1'],
-  [ProtoCapsuleType.CAPSULE_TYPE_RSA, 'rsa'],
-]);
+/** Each registry entry's proto enum value; a protoName the generated enum does not have does not compile. */
+const TO_PROTO = Object.fromEntries(
+  CAPSULE_TYPES.map((type) => [type, ProtoCapsuleType[CAPSULE_TYPE_REGISTRY[type].protoName]]),
+) as Readonly<Record<CapsuleType, ProtoCapsuleType>>;
 
-const TO_PROTO: Readonly<Record<CapsuleType, ProtoCapsuleType>> = {
-  ecc_secp256r1: ProtoCapsuleType.CAPSULE_TYPE_ECC_SECP256R1,
-  ecc_secp384r1: ProtoCapsuleType.CAPSULE_TYPE_ECC_SECP384R1,
-  ecc_secp521r1: ProtoCapsuleType.CAPSULE_TYPE_ECC_SECP521R1,
-  rsa: ProtoCapsuleType.CAPSULE_TYPE_RSA,
-};
+const TO_DOMAIN: ReadonlyMap<number, CapsuleType> = new Map(CAPSULE_TYPES.map((type) => [TO_PROTO[type], type]));
 
 function capsuleFromProto(capsule: ProtoCapsule | undefined): Capsule {
   if (!capsule) {

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { CAPSULE_NOT_FOUND, type CapsuleService } from '../../domain/capsules/capsule-service.js';
-import { isCapsuleType, type StoredCapsule } from '../../domain/capsules/capsule.js';
+import type { StoredCapsule } from '../../domain/capsules/capsule.js';
+import { isCapsuleType } from '../../domain/capsules/capsule-types.js';
 import { invalidArgument, unauthenticated } from '../../domain/errors.js';
 import { ERROR_TABLE } from '../error-table.js';
 import { socketPeerIdentity } from '../tls/peer-identity.js';
