@@ -1,6 +1,6 @@
 import { generateKeyPairSync, randomBytes, X509Certificate } from 'node:crypto';
 import { CapsuleType as ProtoCapsuleType, type Capsule as ProtoCapsule } from '../../gen/cdoc2/capsules/v1/capsules.js';
-import type { CapsuleType } from '../../src/domain/capsules/capsule-types.js';
+import { CAPSULE_TYPE_REGISTRY, type CapsuleType } from '../../src/domain/capsules/capsule-types.js';
 import type { IssuedCertificate } from '../../src/pki/certificates.js';
 import { recipientKeyFromCertificate } from '../../src/transport/tls/recipient-key-from-certificate.js';
 
@@ -49,16 +49,9 @@ export const capsuleJson = (capsule: TestCapsule): string =>
     capsule_type: capsule.capsuleType,
   });
 
-const PROTO_TYPES: Readonly<Record<CapsuleType, ProtoCapsuleType>> = {
-  ecc_secp256r1: ProtoCapsuleType.CAPSULE_TYPE_ECC_SECP256R1,
-  ecc_secp384r1: ProtoCapsuleType.CAPSULE_TYPE_ECC_SECP384R1,
-  ecc_secp521r1: ProtoCapsuleType.CAPSULE_TYPE_ECC_SECP521R1,
-  rsa: ProtoCapsuleType.CAPSULE_TYPE_RSA,
-};
-
 /** The same capsule as the gRPC message carries it. */
 export const protoCapsule = (capsule: TestCapsule): ProtoCapsule => ({
   recipientId: capsule.recipientId,
   ephemeralKeyMaterial: capsule.ephemeralKeyMaterial,
-  capsuleType: PROTO_TYPES[capsule.capsuleType],
+  capsuleType: ProtoCapsuleType[CAPSULE_TYPE_REGISTRY[capsule.capsuleType].protoName],
 });
