@@ -6,7 +6,8 @@ import {
   type CreateKeyCapsuleResponse,
   type GetKeyCapsuleResponse,
 } from '../../gen/cdoc2/capsules/v1/capsules.js';
-import { CAPSULE_TYPES, type Capsule, type CapsuleType } from '../domain/capsules/capsule.js';
+import type { Capsule } from '../domain/capsules/capsule.js';
+import { CAPSULE_TYPE_REGISTRY, CAPSULE_TYPES, type CapsuleType } from '../domain/capsules/capsule-types.js';
 import { restRequest, type PinnedTls } from './connection.js';
 import { ServerError } from './errors.js';
 import type { ServerUrl, TrustedServer } from './server-list.js';
@@ -31,12 +32,10 @@ export interface ReceivedCapsule extends Capsule {
   readonly expiryTime: Date | undefined;
 }
 
-const GRPC_TYPES: Readonly<Record<CapsuleType, GrpcCapsuleType>> = {
-  ecc_secp256r1: GrpcCapsuleType.CAPSULE_TYPE_ECC_SECP256R1,
-  ecc_secp384r1: GrpcCapsuleType.CAPSULE_TYPE_ECC_SECP384R1,
-  ecc_secp521r1: GrpcCapsuleType.CAPSULE_TYPE_ECC_SECP521R1,
-  rsa: GrpcCapsuleType.CAPSULE_TYPE_RSA,
-};
+/** Each capsule type's proto enum value, from the registry (a protoName the enum lacks does not compile). */
+const GRPC_TYPES = Object.fromEntries(
+  CAPSULE_TYPES.map((type) => [type, GrpcCapsuleType[CAPSULE_TYPE_REGISTRY[type].protoName]]),
+) as Readonly<Record<CapsuleType, GrpcCapsuleType>>;
 
 /** `host:port` for grpc-js, IPv6 literals bracketed. */
 export const grpcTarget = (url: ServerUrl): string =>

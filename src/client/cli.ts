@@ -3,7 +3,7 @@ import { randomBytes, X509Certificate, createPublicKey, type KeyObject } from 'n
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import type { CapsuleType } from '../domain/capsules/capsule.js';
+import type { CapsuleType } from '../domain/capsules/capsule-types.js';
 import { ClientError, InvalidRequestError, type ClientErrorKind } from './errors.js';
 import { pemIdentity, pkcs12Identity, type ClientIdentity } from './identity.js';
 import { createKeyServerClient, type KeyServerClient } from './key-server-client.js';

@@ -15,7 +15,8 @@ export {
 export { pemIdentity, pkcs12Identity, type ClientIdentity } from './identity.js';
 export { jwsAlgorithmOf, softwareSigner, softwareSignerFromFiles, type TicketSigner } from './signer.js';
 export type { CreatedCapsule, ReceivedCapsule } from './capsules.js';
-export type { Capsule, CapsuleType } from '../domain/capsules/capsule.js';
+export type { Capsule } from '../domain/capsules/capsule.js';
+export type { CapsuleType } from '../domain/capsules/capsule-types.js';
 export {
   parseSharedSecret,
   type CreatedShare,
