@@ -1,8 +1,10 @@
-// Fails when gen/ is not what `npm run gen` would write from proto/ (generated code is committed, never edited).
+// Fails when gen/ or the gRPC API reference is not what `npm run gen` would write from proto/ (generated files
+// are committed, never edited).
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
+import { REFERENCE_FILE, renderReference } from './grpc-api-reference.mjs';
 
 const root = new URL('..', import.meta.url).pathname;
 const out = mkdtempSync(join(tmpdir(), 'cdoc2-gen-'));
@@ -23,11 +25,21 @@ try {
     ),
     ...[...actual.keys()].filter((name) => !expected.has(name)),
   ];
+  const reference = join(root, REFERENCE_FILE);
+  let written = '';
+  try {
+    written = readFileSync(reference, 'utf8');
+  } catch {
+    // missing: stale
+  }
+  if (written !== renderReference(root)) {
+    stale.push(REFERENCE_FILE);
+  }
   if (stale.length > 0) {
-    console.error(`gen/ is stale (${stale.join(', ')}): run \`npm run gen\` and commit the result`);
+    console.error(`generated files are stale (${stale.join(', ')}): run \`npm run gen\` and commit the result`);
     process.exit(1);
   }
-  console.log(`gen/ is fresh (${actual.size} files)`);
+  console.log(`gen/ and ${REFERENCE_FILE} are fresh (${actual.size + 1} files)`);
 } finally {
   rmSync(out, { recursive: true, force: true });
 }

@@ -46,6 +46,10 @@ export const configJsonSchema = (): SchemaNode =>
 export const envName = (path: readonly string[]): string =>
   ENV_PREFIX + path.map((part) => part.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase()).join('_');
 
+/** Every configuration key (`capsules.ports.restSender`) with the environment variable that overrides it. */
+export const configurationKeys = (): Array<{ key: string; variable: string }> =>
+  leafKeys(configJsonSchema()).map((leaf) => ({ key: leaf.path.join('.'), variable: envName(leaf.path) }));
+
 function parseEnvValue(name: string, text: string, kind: LeafKind): unknown {
   switch (kind) {
     case 'number': {
@@ -165,11 +169,21 @@ export interface LoadedConfig {
 }
 
 /**
- * Reads, overrides and validates the configuration. Throws ConfigError with one line naming the first bad key.
- * With a file, this server's identity (`tls`) and the recipients' issuers (`capsules.clientCa`) are required:
- * only the zero-configuration development start may invent them.
+ * What the configuration is loaded for: `serve` needs every section; `migrate` reads only `database`, so the
+ * migration job of a deployment needs neither the server's TLS identity nor its issuers.
  */
-export function loadConfig(file: string | undefined, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
+export type ConfigPurpose = 'serve' | 'migrate';
+
+/**
+ * Reads, overrides and validates the configuration. Throws ConfigError with one line naming the first bad key.
+ * With a file, this server's identity (`tls`) and the recipients' issuers (`capsules.clientCa`) are required for
+ * `serve`: only the zero-configuration development start may invent them.
+ */
+export function loadConfig(
+  file: string | undefined,
+  env: NodeJS.ProcessEnv = process.env,
+  purpose: ConfigPurpose = 'serve',
+): LoadedConfig {
   const raw = file ? readConfigFile(file) : {};
   const result = configSchema.safeParse(applyEnvironment(raw, env));
   if (!result.success) {
@@ -177,7 +191,7 @@ export function loadConfig(file: string | undefined, env: NodeJS.ProcessEnv = pr
     throw new ConfigError(first ? describeIssue(first) : 'invalid configuration');
   }
   const config = resolvePaths(result.data, file ? dirname(resolve(file)) : process.cwd());
-  if (file) {
+  if (file && purpose === 'serve') {
     if (!config.tls) {
       throw new ConfigError('tls: required (cert and key of this server) when a configuration file is given');
     }

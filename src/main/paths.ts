@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 
 /** The package's root directory (where package.json and openapi/ are), from sources or from dist/ alike. */
@@ -15,3 +15,12 @@ export function packageRoot(): string {
 }
 
 export const openApiFile = (name: string): string => join(packageRoot(), 'openapi', name);
+
+/** This package's name and version (package.json), for `--version` and /info. */
+export function packageInfo(): { name: string; version: string; license: string } {
+  return JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as {
+    name: string;
+    version: string;
+    license: string;
+  };
+}

@@ -5,7 +5,7 @@ import * as x509 from '@peculiar/x509';
 /**
  * Issues X.509 certificates with EC (P-256, P-384, P-521) and RSA keys, for the development PKI of the
  * zero-configuration start and for the tests' PKI. @peculiar/x509 does this over WebCrypto; node-forge cannot,
- * because it has no EC support (see README "Dependencies").
+ * because it has no EC support (see README "Dependencies, and why").
  */
 x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
 

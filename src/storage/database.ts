@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { dirname } from 'node:path';
 import knexFactory, { type Knex } from 'knex';
 import { createConnection } from 'mysql2/promise';
@@ -19,10 +19,21 @@ export interface DatabaseOptions {
 
 type KnexLog = NonNullable<Knex.Config['log']>;
 
+const ACQUIRE_ERROR = 'Acquire connection error: ';
+
 const knexLog = (logger: DatabaseOptions['logger']): KnexLog => {
   const text = (message: unknown): string => (message instanceof Error ? message.message : String(message));
   return {
-    warn: (message: unknown) => logger?.warn({ knex: text(message) }, 'database warning'),
+    warn: (message: unknown) => {
+      // Knex warns with the stack of every failed connection attempt, then throws the same error to the caller,
+      // which reports it (one line at start, a 503 / UNAVAILABLE and its log line later): keep only a debug line.
+      const warning = text(message);
+      if (warning.startsWith(ACQUIRE_ERROR)) {
+        logger?.debug({ knex: warning.split('\n')[0] }, 'database connection failed');
+      } else {
+        logger?.warn({ knex: warning }, 'database warning');
+      }
+    },
     error: (message: unknown) => logger?.warn({ knex: text(message) }, 'database error'),
     deprecate: (method: string, alternative: string) =>
       logger?.warn({ knex: `${method} is deprecated, use ${alternative}` }, 'database warning'),
@@ -77,8 +88,10 @@ function openKnex({ url, poolMax = 10, logger, queryTimeoutMs = DEFAULT_QUERY_TI
   const log = knexLog(logger);
   if (url.startsWith('sqlite:')) {
     const filename = url.slice('sqlite:'.length);
-    if (filename !== ':memory:') {
-      mkdirSync(dirname(filename), { recursive: true });
+    // A missing folder is a mistake in the path (or a volume not mounted): creating it would hide the mistake
+    // and put the data somewhere nobody backs up.
+    if (filename !== ':memory:' && !existsSync(dirname(filename))) {
+      throw new Error(`the folder ${dirname(filename)} does not exist`);
     }
     return knexFactory({
       client: 'better-sqlite3',
@@ -146,7 +159,7 @@ const isConcurrentMigration = (error: unknown): boolean =>
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
- * Applies every pending migration. Several instances may start together on one empty database (README
+ * Applies every pending migration and returns the names of those applied. Several instances may start together on one empty database (README
  * "Scaling out"): on MySQL/MariaDB they first queue on a server-wide named lock (GET_LOCK), so that exactly one
  * creates Knex's bookkeeping tables and migrates while the others wait and then find nothing left to do. Where
  * that lock is not available (SQLite, a Galera node refusing GET_LOCK), a concurrent migration is recognised by
@@ -156,14 +169,15 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
 export async function migrateLatest(
   db: Database,
   { lockTimeoutMs = DEFAULT_MIGRATION_LOCK_TIMEOUT_MS }: { lockTimeoutMs?: number } = {},
-): Promise<void> {
+): Promise<readonly string[]> {
   const deadline = Date.now() + lockTimeoutMs;
   const release = await takeNamedMigrationLock(db, lockTimeoutMs);
   try {
     for (;;) {
       try {
-        await db.migrate.latest();
-        return;
+        // The names of the migrations applied: none when the schema was current.
+        const [, applied] = (await db.migrate.latest()) as [number, string[]];
+        return applied;
       } catch (error) {
         if (!isConcurrentMigration(error)) {
           throw error;

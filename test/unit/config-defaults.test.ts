@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { expect } from 'chai';
 import { parse as parseYaml } from 'yaml';
 import { configSchema } from '../../src/config/config-schema.js';
-import { configJsonSchema } from '../../src/config/load-config.js';
+import { configJsonSchema, loadConfig } from '../../src/config/load-config.js';
 import { parseIsoDuration } from '../../src/domain/duration.js';
 
 const ROOT = join(__dirname, '..', '..');
@@ -74,5 +74,31 @@ describe('configuration defaults: one place (the schema), and the documents that
     const parsed = configSchema.parse({ capsules: { expiry: { default: 'P1D' } } });
     expect(parsed.capsules.expiry.default).to.equal(86_400_000);
     expect(parseIsoDuration('P1095D')).to.deep.equal({ ms: parsed.shares.expiry.default });
+  });
+
+  describe('deploy/config.example.yaml', () => {
+    const file = join(ROOT, 'deploy', 'config.example.yaml');
+    const text = readFileSync(file, 'utf8');
+    const example = parseYaml(text) as Record<string, unknown>;
+    const valueAt = (key: string): unknown =>
+      key.split('.').reduce<unknown>((node, part) => (node as Record<string, unknown> | undefined)?.[part], example);
+
+    it('is a valid configuration file', () => {
+      const { config } = loadConfig(file, {});
+      expect(config.tls?.cert).to.equal('/etc/cdoc2-keyserver/tls/server-chain.pem');
+    });
+
+    it("lists every key with the schema's default, and a key without one commented out", () => {
+      for (const [key, value] of defaults) {
+        const given = valueAt(key);
+        if (given === undefined) {
+          expect(value, `${key} is missing from the example`).to.equal(undefined);
+          const name = key.split('.').pop() ?? key;
+          expect(text, `${key} has no default: shown as a comment`).to.match(new RegExp(`^\\s*# ${name}: `, 'm'));
+        } else if (value !== undefined && !(Array.isArray(value) && value.length === 0)) {
+          expect(given, key).to.deep.equal(value);
+        }
+      }
+    });
   });
 });
