@@ -47,7 +47,8 @@ function commentsOf(file) {
 }
 
 /** `.cdoc2.capsules.v1.Capsule` → `Capsule` within its own package, the full name otherwise. */
-const typeName = (file, name) => (name.startsWith(`.${file.package}.`) ? name.slice(file.package.length + 2) : name.slice(1));
+const typeName = (file, name) =>
+  name.startsWith(`.${file.package}.`) ? name.slice(file.package.length + 2) : name.slice(1);
 
 function fieldType(file, field) {
   const base =
