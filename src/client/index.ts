@@ -1,6 +1,6 @@
 /**
  * cdoc2-keyserver client library: the sender and recipient side of the CDOC2 key capsule server and shares
- * servers, with a trusted server list, TLS key pinning and one-signature share fetching (README "Client library").
+ * servers, with a trusted server list, TLS key pinning and one-signature share fetching (README "Client library and CLI").
  */
 export { createKeyServerClient, type KeyServerClient, type KeyServerClientOptions } from './key-server-client.js';
 export {

@@ -6,7 +6,7 @@ import { InvalidRequestError } from './errors.js';
  * Who signs the auth ticket (spec/shares-server.md "The auth ticket"): signing input in, signature and the
  * signer's certificate out. One call per share fetch, however many servers are involved.
  *
- * A Smart-ID or Mobile-ID adapter implements the same interface (README "Client library"): `algorithm` is the
+ * A Smart-ID or Mobile-ID adapter implements the same interface (README "Client library and CLI"): `algorithm` is the
  * service's (Smart-ID: RS256; Mobile-ID: ES256 or ES384 by the person's key), `sign` sends SHA-256 of the signing
  * input as the authentication hash, shows the verification code to the person, waits for the session to finish,
  * and returns the service's signature (an EC signature converted from DER to JWS `r || s`) with the
