@@ -41,7 +41,8 @@ describe('README references', () => {
 
   it('names only sections that exist when it refers to itself ("see …")', () => {
     const selfReferences = [...README.matchAll(/\b(?:see|under|in) "([^"]+)"/g)].map((match) => match[1] as string);
-    expect(selfReferences.filter((name) => !isHeading(name))).to.deep.equal([]);
+    // A section, or a paragraph that starts with its title in bold.
+    expect(selfReferences.filter((name) => !isHeading(name) && !README.includes(`**${name}**`))).to.deep.equal([]);
   });
 
   it('names only repository files and folders that exist', () => {
