@@ -6,6 +6,7 @@ import type { Clock } from '../domain/clock.js';
 import type { Logger } from '../logging/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import { isSchemaCurrent, type Database } from '../storage/database.js';
+import { isWsrepNotReady } from '../storage/database-errors.js';
 import type { ShareStore } from '../domain/shares/share-store.js';
 import { startManagementListener, type Readiness } from '../transport/management/management-server.js';
 import { createHealthMonitor, type HealthMonitor } from './health-monitor.js';
@@ -46,8 +47,13 @@ async function checkDatabase(db: Database, timeoutMs: number): Promise<Readiness
   try {
     // Knex's own timeout also gives up the pooled connection of an unanswered query, so probes cannot pile up.
     await db.raw('select 1').timeout(timeoutMs);
-  } catch {
-    return { ready: false, checks: { database: 'unreachable', schema: 'unknown' } };
+  } catch (error) {
+    // A Galera node outside the Primary Component, or still joining, answers but refuses statements: errno 1047, or,
+    // under the sessions' wsrep_sync_wait, a causal wait that cannot complete (a lock wait timeout on `select 1`,
+    // which takes no lock).
+    const notReady = isWsrepNotReady(error) || (error as { code?: unknown }).code === 'ER_LOCK_WAIT_TIMEOUT';
+    const database = notReady ? 'cluster node not ready' : 'unreachable';
+    return { ready: false, checks: { database, schema: 'unknown' } };
   }
   try {
     return (await isSchemaCurrent(db))

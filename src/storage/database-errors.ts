@@ -52,7 +52,7 @@ const codeOf = (error: unknown): unknown => (error as { code?: unknown } | null)
  * statement that touches a table with errno 1047 "WSREP has not yet prepared node for application use". Only that
  * text makes 1047 an outage: from any other server the same errno means a protocol error, which is a bug.
  */
-const isWsrepNotReady = (error: unknown): boolean =>
+export const isWsrepNotReady = (error: unknown): boolean =>
   codeOf(error) === 'ER_UNKNOWN_COM_ERROR' && error instanceof Error && /WSREP/i.test(error.message);
 
 const isWriteConflict = (error: unknown): boolean => {

@@ -78,6 +78,28 @@ describe('Galera cluster: consistency across nodes', function () {
     });
   });
 
+  describe('first start', () => {
+    it('starts three instances together on an empty database, one per node, and migrates it once', async () => {
+      await cluster.query(0, 'CREATE DATABASE cdoc2_first_start CHARACTER SET utf8mb4');
+      const url = (node: number) => cluster.nodeUrl(node).replace(/\/cdoc2$/, '/cdoc2_first_start');
+      const started = await Promise.allSettled(
+        [0, 1, 2].map((node) => startTestServer({ database: { url: url(node) } })),
+      );
+      await Promise.all(started.flatMap((entry) => (entry.status === 'fulfilled' ? [entry.value.close()] : [])));
+      expect(started.filter((entry) => entry.status === 'rejected').map((entry) => String(entry.reason))).to.deep.equal(
+        [],
+      );
+      for (const node of [0, 1, 2]) {
+        await cluster.waitForClusterSize(node, 3);
+        const applied = await cluster.query<{ name: string }>(
+          node,
+          'SELECT name FROM cdoc2_first_start.knex_migrations ORDER BY id',
+        );
+        expect(applied.map((row) => row.name)).to.deep.equal(migrationNames());
+      }
+    });
+  });
+
   describe('read-after-write across nodes', () => {
     it('runs every server session with wsrep_sync_wait = 3 (reads, UPDATE and DELETE wait for causality)', async () => {
       for (const index of [0, 1]) {

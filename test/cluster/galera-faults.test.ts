@@ -1,6 +1,7 @@
 // test-pki.ts (loaded by test-server.ts) loads @peculiar/x509, which needs the reflect polyfill before it.
 import 'reflect-metadata';
 import { randomBytes } from 'node:crypto';
+import { get } from 'node:http';
 import { expect } from 'chai';
 import { capsuleFor, capsuleJson, protoCapsule, type TestCapsule } from '../support/capsule-fixtures.js';
 import { startGaleraCluster, type GaleraCluster } from '../support/galera-cluster.js';
@@ -210,6 +211,11 @@ describe('Galera cluster: faults', function () {
         await instance.server.app.refreshHealth();
         expect(await readiness(instance.server.app.managementPort ?? 0)).to.equal(503);
       }
+      // The instance on node 1 reaches its node, which refuses statements: readiness says why.
+      expect(await readinessChecks(direct.server.app.managementPort ?? 0)).to.deep.equal({
+        database: 'cluster node not ready',
+        schema: 'unknown',
+      });
 
       cluster.thaw(1);
       cluster.thaw(2);
@@ -239,3 +245,13 @@ async function waitFor(what: string, probe: () => Promise<boolean>, timeoutMs = 
     await delay(500);
   }
 }
+
+/** The `checks` of GET /health/ready. */
+const readinessChecks = (port: number): Promise<unknown> =>
+  new Promise((resolve, reject) => {
+    get({ host: '127.0.0.1', port, path: '/health/ready' }, (res) => {
+      let body = '';
+      res.on('data', (chunk: Buffer) => (body += chunk.toString()));
+      res.on('end', () => resolve((JSON.parse(body) as { checks: unknown }).checks));
+    }).on('error', reject);
+  });

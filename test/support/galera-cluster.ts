@@ -423,10 +423,10 @@ export async function startGaleraCluster(): Promise<GaleraCluster> {
       lastStateTransfer: (index) => {
         const target = node(index);
         const log = errorLog(target).slice(target.logOffset);
-        if (/IST received|Receiving IST/.test(log)) {
-          return 'IST';
-        }
-        return /SST (succeeded|received)|Proceeding with SST|State transfer required/.test(log) ? 'SST' : 'unknown';
+        // The joiner's rsync script logs "rsync SST completed on joiner", or "rsync IST completed …" when the donor
+        // answered that the gcache suffices (bypass).
+        const transfer = /rsync (SST|IST) completed on joiner/.exec(log)?.[1];
+        return transfer === 'SST' || transfer === 'IST' ? transfer : 'unknown';
       },
       destroy,
     };
