@@ -146,6 +146,55 @@ export const configSchema = z.strictObject({
       metricsToken: z.string().prefault(''),
     })
     .prefault({}),
+  /**
+   * Bounds on what one client can hold or queue (README "Limits"), so that no client starves the others: every
+   * listener caps its connections and its TLS handshake time; gRPC listeners bound streams, idle time and age
+   * and probe silent peers; REST listeners bound header, request and keep-alive times and the requests one
+   * connection may queue.
+   */
+  limits: z
+    .strictObject({
+      /** Connections one listener holds at once; a connection past it is closed at once. */
+      maxConnectionsPerListener: positiveInt(1000, 1_000_000),
+      /** A TLS handshake not finished in this time is dropped. */
+      handshakeTimeout: boundedDuration('PT10S', 100, 600_000, 'PT0.1S and PT10M'),
+      grpc: z
+        .strictObject({
+          /** Concurrent calls (HTTP/2 streams) on one connection; the stream past it is refused. */
+          maxConcurrentStreams: positiveInt(100, 100_000),
+          /** A connection with no call for this long is closed (GOAWAY). */
+          maxConnectionIdle: boundedDuration('PT5M', 100, 86_400_000, 'PT0.1S and P1D'),
+          /** A connection older than this is asked to reconnect (GOAWAY), spreading clients over instances. */
+          maxConnectionAge: boundedDuration('PT1H', 100, 30 * 86_400_000, 'PT0.1S and P30D'),
+          /** How long calls may still finish after that GOAWAY before the connection is cut. */
+          maxConnectionAgeGrace: boundedDuration('PT30S', 100, 86_400_000, 'PT0.1S and P1D'),
+          /** The server pings every connection this often, and cuts a peer that does not answer the ping ... */
+          keepaliveTime: boundedDuration('PT1M', 100, 86_400_000, 'PT0.1S and P1D'),
+          /** ... within this time (a vanished, frozen or misbehaving peer no longer holds a socket). */
+          keepaliveTimeout: boundedDuration('PT20S', 100, 3_600_000, 'PT0.1S and PT1H'),
+        })
+        .prefault({}),
+      rest: z
+        .strictObject({
+          /** The time a client has to send a request's headers. */
+          headersTimeout: boundedDuration('PT10S', 100, 600_000, 'PT0.1S and PT10M'),
+          /** The time a client has to send a whole request (headers and body). */
+          requestTimeout: boundedDuration('PT30S', 100, 600_000, 'PT0.1S and PT10M'),
+          /** How long an idle keep-alive connection stays open after a response. */
+          keepAliveTimeout: boundedDuration('PT5S', 100, 600_000, 'PT0.1S and PT10M'),
+          /**
+           * Requests one connection may send (pipelined or one after another); the response at the limit says
+           * `Connection: close`, requests past it get a cheap 503 from the HTTP layer and never reach a handler.
+           */
+          maxRequestsPerConnection: positiveInt(100, 1_000_000),
+        })
+        .prefault({})
+        .refine((rest) => rest.headersTimeout <= rest.requestTimeout, {
+          message: 'headersTimeout must not be longer than requestTimeout',
+          path: ['headersTimeout'],
+        }),
+    })
+    .prefault({}),
   /** The periodic deletion of expired rows. */
   cleanup: z
     .strictObject({

@@ -10,3 +10,15 @@
 export interface CertificateTrust {
   assertTrusted(certificateDer: Uint8Array, now: Date, presentedChain?: readonly Uint8Array[]): Promise<void>;
 }
+
+/**
+ * Why a certificate was refused, as a bounded set (a metric label): none was presented, it does not chain to a
+ * trusted issuer, it or an issuer is outside its validity period, it is malformed or not fit for the purpose,
+ * or the revocation policy refused it (revoked, or its status unknown under hard-fail).
+ */
+export type CertificateRefusalReason = 'missing' | 'untrusted' | 'expired' | 'invalid' | 'revocation';
+
+/** Hears of every certificate refusal, on every listener and for ticket signers (log line and metric). */
+export interface CertificateRefusals {
+  refused(reason: CertificateRefusalReason): void;
+}

@@ -125,6 +125,7 @@ export async function startApp(
     revocation,
     ocspStaple: stapler ? () => stapler.response() : undefined,
     observer: metrics,
+    refusals: metrics,
     health,
     reflection: createReflection(join(packageRoot(), 'proto')),
     listen: async (start) => {

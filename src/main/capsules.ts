@@ -28,7 +28,8 @@ export interface CapsulePorts {
 
 /** The key capsule server (spec/capsule-server.md): REST and gRPC, a sender and a recipient listener each. */
 export async function startCapsuleServer(wiring: Wiring, store: CapsuleStore): Promise<CapsulePorts> {
-  const { config, logger, clock, random, revocation, ocspStaple, observer, health, reflection, listen } = wiring;
+  const { config, logger, clock, random, revocation, ocspStaple, observer, health, reflection, listen, refusals } =
+    wiring;
   const { identity, clientCa } = config.material;
   const service = createCapsuleService({
     store,
@@ -42,6 +43,7 @@ export async function startCapsuleServer(wiring: Wiring, store: CapsuleStore): P
     label: 'client certificate',
     logger: logger.child({ component: 'certificate-trust' }),
     trustListedLeaves: true,
+    refusals,
   });
   const assertClientTrusted: ClientTrustCheck = (der, presentedChain) =>
     clientTrust.assertTrusted(der, clock.now(), presentedChain);
@@ -49,8 +51,9 @@ export async function startCapsuleServer(wiring: Wiring, store: CapsuleStore): P
   const { host } = config;
   const { ports } = config.capsules;
   const serverLogger = logger.child({ server: 'capsules' });
-  const rest = { host, identity, logger: serverLogger, ocspStaple, observer };
-  const grpc = { ocspStaple, health, reflection };
+  const { limits } = config;
+  const rest = { host, identity, logger: serverLogger, ocspStaple, observer, limits };
+  const grpc = { ocspStaple, health, reflection, limits };
   return {
     restSender: await listen(
       startRestListener({
@@ -68,14 +71,14 @@ export async function startCapsuleServer(wiring: Wiring, store: CapsuleStore): P
         port: ports.restRecipient,
         clientCa,
         notFoundDetail: CAPSULE_NOT_FOUND,
-        routes: (app) => registerCapsuleRecipientRoutes(app, service, operations, assertClientTrusted),
+        routes: (app) => registerCapsuleRecipientRoutes(app, service, operations, assertClientTrusted, refusals),
       }),
     ),
     grpcSender: await listen(
       startGrpcListener(
         host,
         ports.grpcSender,
-        createTls13ServerCredentials(identity),
+        createTls13ServerCredentials(identity, limits),
         [createCapsuleSenderGrpcService(service, serverLogger, observer)],
         grpc,
       ),
@@ -84,9 +87,9 @@ export async function startCapsuleServer(wiring: Wiring, store: CapsuleStore): P
       startGrpcListener(
         host,
         ports.grpcRecipient,
-        createTls13ServerCredentials(identity, clientCa),
+        createTls13ServerCredentials(identity, limits, clientCa),
         [createCapsuleRecipientGrpcService(service, serverLogger, assertClientTrusted, observer)],
-        grpc,
+        { ...grpc, refusals: { listener: 'capsules-grpc-recipient', logger: serverLogger, counter: refusals } },
       ),
     ),
   };

@@ -23,13 +23,15 @@ export interface SharePorts {
 
 /** The shares server (spec/shares-server.md): one REST and one gRPC listener. */
 export async function startSharesServer(wiring: Wiring, store: ShareStore): Promise<SharePorts> {
-  const { config, logger, clock, random, revocation, ocspStaple, observer, health, reflection, listen } = wiring;
+  const { config, logger, clock, random, revocation, ocspStaple, observer, health, reflection, listen, refusals } =
+    wiring;
   const { identity, trustedIssuers } = config.material;
   const trust = createCertificateTrust({
     anchors: trustedIssuers.map((pem) => new X509Certificate(pem)),
     revocation,
     label: 'auth certificate',
     logger: logger.child({ component: 'certificate-trust' }),
+    refusals,
   });
   const service = createShareService({
     store,
@@ -57,18 +59,19 @@ export async function startSharesServer(wiring: Wiring, store: ShareStore): Prom
       routes: (app) => registerShareRoutes(app, service, operations),
       ocspStaple,
       observer,
+      limits: config.limits,
     }),
   );
   const grpc = await listen(
     startGrpcListener(
       config.host,
       config.shares.ports.grpc,
-      createTls13ServerCredentials(identity),
+      createTls13ServerCredentials(identity, config.limits),
       [
         createShareSenderGrpcService(service, serverLogger, observer),
         createShareRecipientGrpcService(service, serverLogger, observer),
       ],
-      { ocspStaple, health, reflection },
+      { ocspStaple, health, reflection, limits: config.limits },
     ),
   );
   return { rest, grpc };

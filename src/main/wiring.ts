@@ -1,5 +1,6 @@
 import { randomFillSync } from 'node:crypto';
 import type { ResolvedConfig } from '../config/resolve-config.js';
+import type { CertificateRefusals } from '../domain/certificate-trust.js';
 import type { Clock } from '../domain/clock.js';
 import { createPooledRandom, type RandomSource } from '../domain/random.js';
 import type { Logger } from '../logging/logger.js';
@@ -18,6 +19,8 @@ export interface Wiring {
   readonly revocation: RevocationChecker;
   readonly ocspStaple: OcspStapleSource | undefined;
   readonly observer: RequestObserver;
+  /** Counts certificate refusals by reason (metrics). */
+  readonly refusals: CertificateRefusals;
   readonly health: HealthSource;
   readonly reflection: ReflectionInstaller;
   /** Waits for a listener to start and returns its port; app.ts closes it on stop or when a later start fails. */

@@ -1,4 +1,5 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { CertificateRefusalReason, CertificateRefusals } from '../domain/certificate-trust.js';
 
 /** What a transport reports about each request it answered. */
 export interface RequestObserver {
@@ -19,7 +20,7 @@ export interface PoolUse {
   readonly pendingAcquires: number;
 }
 
-export interface Metrics extends RequestObserver {
+export interface Metrics extends RequestObserver, CertificateRefusals {
   readonly registry: Registry;
   cleanupDeleted(count: number): void;
 }
@@ -67,11 +68,15 @@ export function createMetrics(revocation: () => RevocationCounters, pool: () => 
     'OCSP checks without a trustworthy answer since start',
     (c) => c.responderFailures,
   );
-  revocationGauge(
-    'cdoc2_certificates_refused',
-    'Certificates refused by the revocation policy since start',
-    (c) => c.refusals,
-  );
+  const refused = new Counter({
+    name: 'cdoc2_certificates_refused',
+    help: 'Certificates refused on any listener or as ticket signers, by reason: missing, untrusted, expired, invalid, revocation',
+    labelNames: ['reason'] as const,
+    registers: [registry],
+  });
+  // Every reason from the start, so that a dashboard sees zeros rather than absent series.
+  const reasons: readonly CertificateRefusalReason[] = ['missing', 'untrusted', 'expired', 'invalid', 'revocation'];
+  reasons.forEach((reason) => refused.inc({ reason }, 0));
   new Gauge({
     name: 'cdoc2_database_pool_connections',
     help: 'Database connections by state: used, free, and requests waiting for one (pending)',
@@ -92,6 +97,9 @@ export function createMetrics(revocation: () => RevocationCounters, pool: () => 
     },
     cleanupDeleted(count) {
       deleted.inc(count);
+    },
+    refused(reason) {
+      refused.inc({ reason });
     },
   };
 }

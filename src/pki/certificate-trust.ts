@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { hash, X509Certificate } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
-import type { CertificateTrust } from '../domain/certificate-trust.js';
+import type { CertificateRefusalReason, CertificateRefusals, CertificateTrust } from '../domain/certificate-trust.js';
 import { unauthenticated } from '../domain/errors.js';
 import { LruCache } from '../domain/lru-cache.js';
 import { isValidAt } from './validity.js';
@@ -22,6 +22,8 @@ export interface CertificateTrustOptions {
   readonly trustListedLeaves?: boolean;
   /** Verified certificates remembered at most (least recently used are dropped first); 0 remembers none. */
   readonly cacheSize?: number;
+  /** Counts every refusal by reason (metrics). */
+  readonly refusals?: CertificateRefusals | undefined;
 }
 
 /**
@@ -79,6 +81,7 @@ export function createCertificateTrust({
   logger,
   trustListedLeaves = false,
   cacheSize = DEFAULT_TRUST_CACHE_SIZE,
+  refusals,
 }: CertificateTrustOptions): CertificateTrust {
   /**
    * Verified leaves, by SHA-256 of their DER: the interval in which the verdict holds, i.e. from the latest
@@ -101,11 +104,17 @@ export function createCertificateTrust({
    * logged only once the path reached a trusted anchor, because before that the issuer field is whatever the
    * client wrote (for a self-signed certificate, the person's own name).
    */
-  const refuse = (reason: string, certificate: X509Certificate | undefined, trustedIssuer?: X509Certificate): never => {
+  const refuse = (
+    kind: CertificateRefusalReason,
+    reason: string,
+    certificate: X509Certificate | undefined,
+    trustedIssuer?: X509Certificate,
+  ): never => {
     logger.warn(
-      { certificate: label, reason, serial: certificate?.serialNumber, issuer: trustedIssuer?.subject },
+      { certificate: label, kind, reason, serial: certificate?.serialNumber, issuer: trustedIssuer?.subject },
       'certificate refused',
     );
+    refusals?.refused(kind);
     throw unauthenticated(`the ${label} ${reason}`);
   };
 
@@ -120,7 +129,7 @@ export function createCertificateTrust({
       try {
         leaf = new X509Certificate(Buffer.from(certificateDer));
       } catch {
-        return refuse('does not parse', undefined);
+        return refuse('invalid', 'does not parse', undefined);
       }
       const pool = [
         ...presentedChain.flatMap((der) => {
@@ -134,17 +143,17 @@ export function createCertificateTrust({
       ];
       const leafConstraints = constraints(leaf);
       if (leafConstraints.isCa) {
-        refuse('is a CA certificate', leaf);
+        refuse('invalid', 'is a CA certificate', leaf);
       }
       if (!leafConstraints.allowsSignatures) {
-        refuse('does not allow digitalSignature', leaf);
+        refuse('invalid', 'does not allow digitalSignature', leaf);
       }
       if (trustListedLeaves && isAnchor(leaf) && isSelfSigned(leaf)) {
         // Listed as itself, and it is not a CA (checked above), so it never issues: a certificate signed by its key
         // finds no issuer below. Validity still counts. OCSP is not asked: no issuer can answer for a self-signed
         // certificate, so it is revoked by removing it from the file.
         if (!isValidAt(leaf, now)) {
-          refuse('is expired or not yet valid', leaf);
+          refuse('expired', 'is expired or not yet valid', leaf);
         }
         remember(key, [leaf], Number.POSITIVE_INFINITY);
         return;
@@ -155,7 +164,7 @@ export function createCertificateTrust({
       // mistake (or any listed leaf, for auth certificates) must still be issued by one.
       while (path.length === 1 || !isAnchor(current)) {
         if (path.length >= MAX_DEPTH) {
-          refuse('has too long a chain', leaf);
+          refuse('untrusted', 'has too long a chain', leaf);
         }
         const intermediatesBelow = path.length - 1;
         const issuer = pool.find((candidate) => {
@@ -174,7 +183,7 @@ export function createCertificateTrust({
           );
         });
         if (!issuer) {
-          return refuse('is not issued by a trusted issuer', leaf);
+          return refuse('untrusted', 'is not issued by a trusted issuer', leaf);
         }
         path.push(issuer);
         current = issuer;
@@ -184,6 +193,7 @@ export function createCertificateTrust({
       const expired = path.find((certificate) => !isValidAt(certificate, now));
       if (expired) {
         refuse(
+          'expired',
           expired === leaf ? 'is expired or not yet valid' : 'has an issuer that is expired or not yet valid',
           leaf,
           issuer,
@@ -191,7 +201,7 @@ export function createCertificateTrust({
       }
       const verdict = await revocation.check(leaf, issuer);
       if (!verdict.ok) {
-        return refuse(`is refused: ${verdict.reason}`, leaf, issuer);
+        return refuse('revocation', `is refused: ${verdict.reason}`, leaf, issuer);
       }
       if (verdict.until !== undefined) {
         remember(key, path, verdict.until);

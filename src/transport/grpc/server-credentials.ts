@@ -1,4 +1,5 @@
 import { ServerCredentials } from '@grpc/grpc-js';
+import type { ListenerLimits } from '../connection-limits.js';
 import { MIN_TLS_VERSION, type ServerIdentity } from '../tls/tls-material.js';
 
 /**
@@ -13,15 +14,26 @@ import { MIN_TLS_VERSION, type ServerIdentity } from '../tls/tls-material.js';
 export const MAX_METADATA_BYTES = 16 * 1024;
 
 class Tls13ServerCredentials extends ServerCredentials {
-  constructor(identity: ServerIdentity, clientCa: readonly Buffer[] | undefined) {
+  readonly mutual: boolean;
+
+  constructor(identity: ServerIdentity, clientCa: readonly Buffer[] | undefined, limits: ListenerLimits) {
     const mutual = clientCa !== undefined;
     super(
       {
         requestCert: mutual,
-        rejectUnauthorized: mutual,
+        // TLS checks the chain, but the verdict is enforced by grpc-listener.ts right after the handshake (it
+        // closes the connection before any call is read), so that every refusal is logged and counted: with
+        // rejectUnauthorized, OpenSSL's refusal left no trace. In TLS 1.3 the client sees the same either way,
+        // a connection closed after its side of the handshake (UNAVAILABLE).
+        rejectUnauthorized: false,
         minVersion: MIN_TLS_VERSION,
-        // grpc-js has no metadata limit of its own (it ignores grpc.max_metadata_size); HTTP/2 does.
-        settings: { maxHeaderListSize: MAX_METADATA_BYTES },
+        handshakeTimeout: limits.handshakeTimeout,
+        settings: {
+          // grpc-js has no metadata limit of its own (it ignores grpc.max_metadata_size); HTTP/2 does.
+          maxHeaderListSize: MAX_METADATA_BYTES,
+          // Here rather than grpc.max_concurrent_streams, which these settings would replace.
+          maxConcurrentStreams: limits.grpc.maxConcurrentStreams,
+        },
       },
       {
         cert: identity.certChain,
@@ -30,6 +42,7 @@ class Tls13ServerCredentials extends ServerCredentials {
         ...(mutual ? { ca: [...clientCa] } : {}),
       },
     );
+    this.mutual = mutual;
   }
 
   override _equals(other: ServerCredentials): boolean {
@@ -39,5 +52,10 @@ class Tls13ServerCredentials extends ServerCredentials {
 
 export const createTls13ServerCredentials = (
   identity: ServerIdentity,
+  limits: ListenerLimits,
   clientCa?: readonly Buffer[],
-): ServerCredentials => new Tls13ServerCredentials(identity, clientCa);
+): ServerCredentials => new Tls13ServerCredentials(identity, clientCa, limits);
+
+/** True for credentials that ask for a client certificate, whose verdict the listener must enforce. */
+export const requiresClientCertificate = (credentials: ServerCredentials): boolean =>
+  credentials instanceof Tls13ServerCredentials && credentials.mutual;

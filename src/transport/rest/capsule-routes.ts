@@ -4,7 +4,9 @@ import type { StoredCapsule } from '../../domain/capsules/capsule.js';
 import { isCapsuleType } from '../../domain/capsules/capsule-types.js';
 import { invalidArgument, unauthenticated } from '../../domain/errors.js';
 import { ERROR_TABLE } from '../error-table.js';
-import { socketPeerIdentity } from '../tls/peer-identity.js';
+import { socketPeerIdentity, type PeerIdentity } from '../tls/peer-identity.js';
+import { judgeClientSocket, reportRefusal } from '../tls/certificate-refusal.js';
+import type { CertificateRefusals } from '../../domain/certificate-trust.js';
 import type { ClientTrustCheck } from '../tls/tls-material.js';
 import { decodeBase64Field } from './base64.js';
 import { expiryHeaders, requestedExpiry } from './expiry-headers.js';
@@ -73,22 +75,32 @@ export function registerCapsuleRecipientRoutes(
   service: CapsuleService,
   operations: ReadonlyMap<string, OpenApiOperation>,
   assertClientTrusted: ClientTrustCheck,
+  refusals?: CertificateRefusals,
 ): void {
   const get = requireOperation(operations, 'getCapsuleByTransactionId');
   // Before anything else, on every path of this listener: no trusted client certificate, no answer but 401.
-  app.addHook('onRequest', (request) => {
+  // The identity the hook judged, for the handler: by then the client may have closed the connection (e.g.
+  // `Connection: close` and more bytes in one write), and a destroyed socket has no certificate.
+  const judged = new WeakMap<object, PeerIdentity>();
+  app.addHook('onRequest', async (request) => {
     const socket = tlsSocketOf(request.raw.socket);
-    const peer = socketPeerIdentity(socket);
-    if (!peer) {
-      return Promise.reject(unauthenticated('a client certificate is required'));
+    if (socket.destroyed) {
+      // The client has gone (a pipelined request after `Connection: close`): nobody to answer, nothing refused.
+      throw unauthenticated('the connection is closed');
     }
-    if (!socket.authorized) {
-      return Promise.reject(
-        unauthenticated(`the client certificate is not trusted (${String(socket.authorizationError)})`),
+    const verdict = judgeClientSocket(socket);
+    const peer = verdict.trusted ? socketPeerIdentity(socket) : undefined;
+    if (!peer) {
+      reportRefusal(request.log, refusals, 'capsules-recipient', verdict);
+      throw unauthenticated(
+        verdict.reason === 'missing' || verdict.trusted
+          ? 'a client certificate is required'
+          : `the client certificate is not trusted (${String(verdict.detail)})`,
       );
     }
     // TLS verified the chain; this adds the explicit path rules and revocation (OCSP).
-    return assertClientTrusted(peer.der, peer.presentedChain);
+    await assertClientTrusted(peer.der, peer.presentedChain);
+    judged.set(request, peer);
   });
   app.route({
     method: 'GET',
@@ -96,7 +108,7 @@ export function registerCapsuleRecipientRoutes(
     schema: get.schemas,
     config: { operationId: 'getCapsuleByTransactionId' },
     handler: async (request, reply) => {
-      const peer = socketPeerIdentity(tlsSocketOf(request.raw.socket));
+      const peer = judged.get(request);
       if (!peer) {
         throw unauthenticated('a client certificate is required');
       }
