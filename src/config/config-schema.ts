@@ -187,6 +187,8 @@ export const configSchema = z.strictObject({
            * `Connection: close`, requests past it get a cheap 503 from the HTTP layer and never reach a handler.
            */
           maxRequestsPerConnection: positiveInt(100, 1_000_000),
+          /** Requests of one connection in progress at once; pipelined ones past it wait their turn. */
+          maxConcurrentRequestsPerConnection: positiveInt(4, 1000),
         })
         .prefault({})
         .refine((rest) => rest.headersTimeout <= rest.requestTimeout, {

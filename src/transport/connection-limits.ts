@@ -1,4 +1,4 @@
-import type { Server } from 'node:net';
+import type { Server, Socket } from 'node:net';
 import type { Config } from '../config/config-schema.js';
 
 /** The bounds every listener applies (configuration `limits`, README "Limits"). */
@@ -14,4 +14,63 @@ export function capConnections(server: Server, max: number, onRefused?: () => vo
   if (onRefused) {
     server.on('drop', onRefused);
   }
+}
+
+/** What the queue needs of a Node request and response. */
+interface QueuedRequest {
+  readonly socket: Socket;
+}
+interface QueuedResponse {
+  once(event: 'close', listener: () => void): unknown;
+}
+
+interface ConnectionQueue<Req, Res> {
+  active: number;
+  readonly waiting: Array<readonly [Req, Res]>;
+}
+
+/**
+ * Wraps an HTTP request handler so that one connection has at most `maxConcurrent` requests in the handler at
+ * once; further pipelined requests wait their turn in order, before the framework sees them (so they cost no
+ * more than Node's parsing), and a connection with more than `maxQueued` waiting is closed. Without this, one
+ * client's 2,000 pipelined GETs were 2,000 certificate checks and queries at once while other clients waited.
+ */
+export function queuePerConnection<Req extends QueuedRequest, Res extends QueuedResponse>(
+  handler: (request: Req, response: Res) => void,
+  { maxConcurrent, maxQueued }: { maxConcurrent: number; maxQueued: number },
+): (request: Req, response: Res) => void {
+  const queues = new WeakMap<Socket, ConnectionQueue<Req, Res>>();
+  const run = (queue: ConnectionQueue<Req, Res>, request: Req, response: Res): void => {
+    queue.active++;
+    response.once('close', () => {
+      queue.active--;
+      const next = queue.waiting.shift();
+      if (next && !request.socket.destroyed) {
+        run(queue, ...next);
+      }
+    });
+    handler(request, response);
+  };
+  return (request, response) => {
+    const { socket } = request;
+    if (socket.destroyed) {
+      // The rest of a pipelined burst whose connection was closed: nobody to answer.
+      return;
+    }
+    let queue = queues.get(socket);
+    if (!queue) {
+      const created: ConnectionQueue<Req, Res> = { active: 0, waiting: [] };
+      queues.set(socket, created);
+      socket.once('close', () => (created.waiting.length = 0));
+      queue = created;
+    }
+    if (queue.active < maxConcurrent) {
+      run(queue, request, response);
+    } else if (queue.waiting.length < maxQueued) {
+      queue.waiting.push([request, response]);
+    } else {
+      queue.waiting.length = 0;
+      socket.destroy();
+    }
+  };
 }

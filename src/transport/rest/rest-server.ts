@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { createServer as createHttpsServer, type ServerOptions as HttpsServerOptions } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
@@ -14,7 +15,7 @@ import {
 } from '../tls/tls-material.js';
 import { errorReasonOf, REQUEST_ID_HEADER, sendError, writeRawError } from './error-reply.js';
 import { socketPeerIdentity } from '../tls/peer-identity.js';
-import { capConnections, type ListenerLimits } from '../connection-limits.js';
+import { capConnections, queuePerConnection, type ListenerLimits } from '../connection-limits.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -63,26 +64,39 @@ export async function startRestListener(options: RestListenerOptions): Promise<R
   const mutual = options.clientCa !== undefined;
   const loggerInstance: FastifyBaseLogger = options.logger;
   const { rest } = options.limits;
+  const httpsOptions: HttpsServerOptions = {
+    cert: options.identity.certChain,
+    key: options.identity.privateKey,
+    minVersion: MIN_TLS_VERSION,
+    handshakeTimeout: options.limits.handshakeTimeout,
+    // Node checks the header and request timeouts on this period (30 s by default, which would let a silent
+    // connection outlive a 10 s header timeout by up to 30 s).
+    connectionsCheckingInterval: Math.min(1000, rest.headersTimeout),
+    // The certificate is requested but judged in the handler, so that a client without a trusted one gets a
+    // 401 that says why instead of a bare handshake failure (the CDOC2 OpenAPI promises a 401).
+    ...(mutual ? { requestCert: true, rejectUnauthorized: false, ca: [...(options.clientCa ?? [])] } : {}),
+  };
   const app = fastify({
-    https: {
-      cert: options.identity.certChain,
-      key: options.identity.privateKey,
-      minVersion: MIN_TLS_VERSION,
-      handshakeTimeout: options.limits.handshakeTimeout,
-      // Node checks the header and request timeouts on this period (30 s by default, which would let a silent
-      // connection outlive a 10 s header timeout by up to 30 s).
-      connectionsCheckingInterval: Math.min(1000, rest.headersTimeout),
-      // The certificate is requested but judged in the handler, so that a client without a trusted one gets a
-      // 401 that says why instead of a bare handshake failure (the CDOC2 OpenAPI promises a 401).
-      ...(mutual ? { requestCert: true, rejectUnauthorized: false, ca: [...(options.clientCa ?? [])] } : {}),
+    https: httpsOptions,
+    // The server is made here so that pipelined requests queue per connection before Fastify sees them.
+    serverFactory: (handler) => {
+      const server = createHttpsServer(
+        httpsOptions,
+        queuePerConnection(handler, {
+          maxConcurrent: rest.maxConcurrentRequestsPerConnection,
+          maxQueued: rest.maxRequestsPerConnection,
+        }),
+      );
+      server.requestTimeout = rest.requestTimeout;
+      // Node's header timeout must not be longer than its request timeout, or Node swaps them at start (its
+      // default header timeout, 60 s, is longer than the 30 s request timeout).
+      server.headersTimeout = rest.headersTimeout;
+      server.keepAliveTimeout = rest.keepAliveTimeout;
+      // After this many requests on one connection Node answers `Connection: close` (and 503 past it).
+      server.maxRequestsPerSocket = rest.maxRequestsPerConnection;
+      return server;
     },
     bodyLimit: REST_BODY_LIMIT,
-    requestTimeout: rest.requestTimeout,
-    keepAliveTimeout: rest.keepAliveTimeout,
-    // Bounds the work one connection can queue: Node parses pipelined requests as fast as they arrive and
-    // hands each to a handler, so 2,000 pipelined GETs were 2,000 handlers at once. Past this count Node answers
-    // 503 itself, without a handler, and the connection closes.
-    maxRequestsPerSocket: rest.maxRequestsPerConnection,
     // Fastify's own 503 has a JSON body of its own; the hook below answers through the error table instead.
     return503OnClosing: false,
     // Requests Node's HTTP parser refuses (bad request line, 431, 408) never become Fastify requests.
@@ -195,9 +209,6 @@ export async function startRestListener(options: RestListenerOptions): Promise<R
     return sendError(request, reply, mapping, message);
   });
 
-  // Node's header timeout must not be longer than its request timeout, or Node swaps them at start (its default
-  // header timeout, 60 s, is longer than the 30 s request timeout).
-  app.server.headersTimeout = rest.headersTimeout;
   capConnections(app.server, options.limits.maxConnectionsPerListener, options.onConnectionRefused);
   options.routes(app);
   if (options.ocspStaple) {
