@@ -128,15 +128,15 @@ export async function rapidReset(
     if (!socket.write(Buffer.concat(batch))) {
       // The server stopped reading: wait for it to drain, but no longer than the attack lasts.
       await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, Math.max(0, deadline - Date.now()));
-        socket.once('drain', () => {
+        const done = (): void => {
           clearTimeout(timer);
+          socket.off('drain', done);
+          socket.off('close', done);
           resolve();
-        });
-        socket.once('close', () => {
-          clearTimeout(timer);
-          resolve();
-        });
+        };
+        const timer = setTimeout(done, Math.max(0, deadline - Date.now()));
+        socket.once('drain', done);
+        socket.once('close', done);
       });
     }
   }
