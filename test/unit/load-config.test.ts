@@ -87,9 +87,34 @@ describe('loadConfig', () => {
         },
         revocation: { mode: 'hard-fail', timeout: 3000, maxResponseAge: 3_600_000, cacheSize: 10_000, stapling: true },
         management: { enabled: true, host: '127.0.0.1', port: 9090, metricsToken: '' },
+        limits: {
+          maxConnectionsPerListener: 1000,
+          handshakeTimeout: 10_000,
+          grpc: {
+            maxConcurrentStreams: 100,
+            maxConnectionIdle: 300_000,
+            maxConnectionAge: 3_600_000,
+            maxConnectionAgeGrace: 30_000,
+            keepaliveTime: 60_000,
+            keepaliveTimeout: 20_000,
+          },
+          rest: {
+            headersTimeout: 10_000,
+            requestTimeout: 30_000,
+            keepAliveTimeout: 5000,
+            maxRequestsPerConnection: 100,
+            maxConcurrentRequestsPerConnection: 4,
+          },
+        },
         cleanup: { interval: 60_000, batchSize: 500, maxBatches: 20 },
         log: { level: 'info', pretty: false },
       });
+    });
+
+    it('refuses a REST header timeout longer than the request timeout (Node would swap them)', () => {
+      expect(configError(writeFile('yaml', `${MINIMAL_YAML}limits: { rest: { headersTimeout: PT1M } }\n`))).to.match(
+        /limits\.rest\.headersTimeout: headersTimeout must not be longer than requestTimeout/,
+      );
     });
 
     it('reads durations as milliseconds (P1095D is 1095 × 86 400 000)', () => {
