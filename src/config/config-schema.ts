@@ -169,9 +169,9 @@ export const configSchema = z.strictObject({
           /** How long calls may still finish after that GOAWAY before the connection is cut. */
           maxConnectionAgeGrace: boundedDuration('PT30S', 100, 86_400_000, 'PT0.1S and P1D'),
           /** The server pings every connection this often, and cuts a peer that does not answer the ping ... */
-          keepaliveTime: boundedDuration('PT1M', 100, 86_400_000, 'PT0.1S and P1D'),
+          keepaliveTime: boundedDuration('PT30S', 100, 86_400_000, 'PT0.1S and P1D'),
           /** ... within this time (a vanished, frozen or misbehaving peer no longer holds a socket). */
-          keepaliveTimeout: boundedDuration('PT20S', 100, 3_600_000, 'PT0.1S and PT1H'),
+          keepaliveTimeout: boundedDuration('PT10S', 100, 3_600_000, 'PT0.1S and PT1H'),
         })
         .prefault({}),
       rest: z

@@ -95,8 +95,8 @@ describe('loadConfig', () => {
             maxConnectionIdle: 300_000,
             maxConnectionAge: 3_600_000,
             maxConnectionAgeGrace: 30_000,
-            keepaliveTime: 60_000,
-            keepaliveTimeout: 20_000,
+            keepaliveTime: 30_000,
+            keepaliveTimeout: 10_000,
           },
           rest: {
             headersTimeout: 10_000,

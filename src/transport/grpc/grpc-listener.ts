@@ -5,6 +5,7 @@ import type { CertificateRefusals } from '../../domain/certificate-trust.js';
 import type { Logger } from '../../logging/logger.js';
 import { judgeClientSocket, reportRefusal } from '../tls/certificate-refusal.js';
 import { requiresClientCertificate } from './server-credentials.js';
+import { metadataLimit } from './metadata-limit.js';
 import { capConnections, type ListenerLimits } from '../connection-limits.js';
 import { attachOcspStapling, type OcspStapleSource } from '../tls/tls-material.js';
 import { createHealthService, serviceNameOf, type HealthSource } from './health-service.js';
@@ -35,6 +36,7 @@ const MESSAGE_LIMITS = {
  */
 const serverOptions = ({ grpc }: ListenerLimits) => ({
   ...MESSAGE_LIMITS,
+  interceptors: [metadataLimit],
   'grpc.max_connection_idle_ms': grpc.maxConnectionIdle,
   'grpc.max_connection_age_ms': grpc.maxConnectionAge,
   'grpc.max_connection_age_grace_ms': grpc.maxConnectionAgeGrace,

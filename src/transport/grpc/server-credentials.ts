@@ -1,5 +1,6 @@
 import { ServerCredentials } from '@grpc/grpc-js';
 import type { ListenerLimits } from '../connection-limits.js';
+import { MAX_HEADER_LIST_BYTES } from './metadata-limit.js';
 import { MIN_TLS_VERSION, type ServerIdentity } from '../tls/tls-material.js';
 
 /**
@@ -8,10 +9,8 @@ import { MIN_TLS_VERSION, type ServerIdentity } from '../tls/tls-material.js';
  * spreads into `http2.createSecureServer` (spec/capsule-server.md "Two interfaces": TLS 1.2 and lower are refused).
  *
  * With `clientCa`, a client certificate is required and must chain to one of those issuers: a client without one
- * fails the handshake, and nothing reaches a handler.
+ * has its connection closed right after the handshake (grpc-listener.ts), and nothing reaches a handler.
  */
-/** The largest header list (gRPC metadata) a call may send; legitimate calls send well under 1 KiB. */
-export const MAX_METADATA_BYTES = 16 * 1024;
 
 class Tls13ServerCredentials extends ServerCredentials {
   readonly mutual: boolean;
@@ -28,9 +27,12 @@ class Tls13ServerCredentials extends ServerCredentials {
         rejectUnauthorized: false,
         minVersion: MIN_TLS_VERSION,
         handshakeTimeout: limits.handshakeTimeout,
+        // Node's default of 128 header fields would reset streams below the byte bound (with a racing code);
+        // HTTP/2 counts 32 octets per field, so the byte bound alone allows no more than this.
+        maxHeaderListPairs: MAX_HEADER_LIST_BYTES / 32,
         settings: {
-          // grpc-js has no metadata limit of its own (it ignores grpc.max_metadata_size); HTTP/2 does.
-          maxHeaderListSize: MAX_METADATA_BYTES,
+          // grpc-js ignores grpc.max_metadata_size: HTTP/2 bounds the header list, metadata-limit.ts the metadata.
+          maxHeaderListSize: MAX_HEADER_LIST_BYTES,
           // Here rather than grpc.max_concurrent_streams, which these settings would replace.
           maxConcurrentStreams: limits.grpc.maxConcurrentStreams,
         },
