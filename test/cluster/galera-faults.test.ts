@@ -3,9 +3,10 @@ import 'reflect-metadata';
 import { randomBytes } from 'node:crypto';
 import { get } from 'node:http';
 import { expect } from 'chai';
-import { capsuleFor, capsuleJson, protoCapsule, type TestCapsule } from '../support/capsule-fixtures.js';
+import { capsuleFor, protoCapsule, type TestCapsule } from '../support/capsule-fixtures.js';
+import { restCreateCapsule } from '../support/rest-round-trip.js';
 import { startGaleraCluster, type GaleraCluster } from '../support/galera-cluster.js';
-import { grpcCreateCapsule, grpcCreateShare, grpcGetCapsule, https, readiness } from '../support/test-server.js';
+import { grpcCreateCapsule, grpcCreateShare, grpcGetCapsule, readiness } from '../support/test-server.js';
 import { grpcCode, startInstance, stopInstance, type Instance } from './cluster-instances.js';
 
 const CLIENTS = 16;
@@ -177,13 +178,7 @@ describe('Galera cluster: faults', function () {
     try {
       const statuses = new Set<number>();
       const post = async (instance: Instance): Promise<number> => {
-        const response = await https(instance.server.pki, {
-          port: instance.server.ports.restSender,
-          method: 'POST',
-          path: '/key-capsules',
-          headers: { 'content-type': 'application/json' },
-          body: capsuleJson(capsule),
-        });
+        const response = await restCreateCapsule(instance.server.pki, instance.server.ports.restSender, capsule);
         statuses.add(response.status);
         return response.status;
       };

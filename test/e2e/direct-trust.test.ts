@@ -8,6 +8,7 @@ import { expect } from 'chai';
 import { status, type ServiceError } from '@grpc/grpc-js';
 import { issueCertificate, type IssuedCertificate } from '../../src/pki/certificates.js';
 import { capsuleFor, capsuleJson } from '../support/capsule-fixtures.js';
+import { restCreateCapsule } from '../support/rest-round-trip.js';
 import {
   grpcGetCapsule,
   https,
@@ -63,14 +64,9 @@ describe('direct trust of a listed self-signed client certificate (REST and gRPC
 
   /** Stores a capsule for the holder of `client`'s key. */
   const store = async (client: IssuedCertificate): Promise<void> => {
-    const body = capsuleJson(capsuleFor(client));
-    const created = await https(server.pki, {
-      port: server.ports.restSender,
-      method: 'POST',
-      path: '/key-capsules',
-      headers: { 'content-type': 'application/json' },
-      body,
-    });
+    const capsule = capsuleFor(client);
+    const body = capsuleJson(capsule);
+    const created = await restCreateCapsule(server.pki, server.ports.restSender, capsule);
     expect(created.status).to.equal(201);
     ids.set(client, String(created.headers['location']).slice('/key-capsules/'.length));
     capsules.set(client, body);

@@ -1,6 +1,7 @@
 import { request } from 'node:http';
 import { expect } from 'chai';
-import { capsuleFor, capsuleJson, protoCapsule } from '../support/capsule-fixtures.js';
+import { capsuleFor, protoCapsule } from '../support/capsule-fixtures.js';
+import { restCreateCapsule } from '../support/rest-round-trip.js';
 import { grpcCreateCapsule, https, senderClient, startTestServer, type TestServer } from '../support/test-server.js';
 
 /** A plain-HTTP GET to the management listener. */
@@ -56,13 +57,7 @@ describe('management listener (health, readiness, info, metrics)', () => {
 
   it('counts real requests by operation, transport and outcome, and exposes process and OCSP metrics', async () => {
     const capsule = capsuleFor(server.pki.clients.ecP256);
-    const created = await https(server.pki, {
-      port: server.ports.restSender,
-      method: 'POST',
-      path: '/key-capsules',
-      headers: { 'content-type': 'application/json' },
-      body: capsuleJson(capsule),
-    });
+    const created = await restCreateCapsule(server.pki, server.ports.restSender, capsule);
     expect(created.status).to.equal(201);
     await https(server.pki, {
       port: server.ports.restSender,

@@ -2,7 +2,8 @@ import { connect } from 'node:tls';
 import { expect } from 'chai';
 import type { IssuedCertificate } from '../../src/pki/certificates.js';
 import { createAuthTicket, serialNumberOf } from '../support/auth-ticket-builder.js';
-import { capsuleFor, capsuleJson } from '../support/capsule-fixtures.js';
+import { capsuleFor } from '../support/capsule-fixtures.js';
+import { restCreateCapsule } from '../support/rest-round-trip.js';
 import { https, startTestServer, TEST_SHARES_BASE_URL, type TestServer } from '../support/test-server.js';
 
 /**
@@ -207,13 +208,7 @@ describe('the official functional test plan for key capsules (NEG cases)', () =>
     });
 
   const store = async (holder: IssuedCertificate): Promise<string> => {
-    const created = await https(server.pki, {
-      port: server.ports.restSender,
-      method: 'POST',
-      path: '/key-capsules',
-      headers: { 'content-type': 'application/json' },
-      body: capsuleJson(capsuleFor(holder)),
-    });
+    const created = await restCreateCapsule(server.pki, server.ports.restSender, capsuleFor(holder));
     expect(created.status).to.equal(201);
     return String(created.headers['location']);
   };
@@ -247,13 +242,7 @@ describe('the official functional test plan for key capsules (NEG cases)', () =>
 
   it('PUT NEG-01 an RSA capsule with 2101 bytes of key material: 400 and no Location', async () => {
     const capsule = { ...capsuleFor(server.pki.clients.rsa2048), ephemeralKeyMaterial: Buffer.alloc(2101, 7) };
-    const res = await https(server.pki, {
-      port: server.ports.restSender,
-      method: 'POST',
-      path: '/key-capsules',
-      headers: { 'content-type': 'application/json' },
-      body: capsuleJson(capsule),
-    });
+    const res = await restCreateCapsule(server.pki, server.ports.restSender, capsule);
     expect(res.status).to.equal(400);
     expect(res.headers['location']).to.equal(undefined);
     expect(res.body).to.equal('');

@@ -2,6 +2,7 @@ import { Writable } from 'node:stream';
 import { connect } from 'node:tls';
 import { expect } from 'chai';
 import { capsuleFor, capsuleJson } from '../support/capsule-fixtures.js';
+import { restCreateCapsule } from '../support/rest-round-trip.js';
 import {
   comparableAnswer,
   https,
@@ -111,13 +112,7 @@ describe('REST error bodies', () => {
 
   before(async () => {
     ({ server, requestLine } = await loggedServer({ shares: { maxNoncesPerShare: 1 } }));
-    const created = await https(server.pki, {
-      port: server.ports.restSender,
-      method: 'POST',
-      path: '/key-capsules',
-      headers: JSON_TYPE,
-      body: capsuleJson(capsuleFor(server.pki.clients.ecP384)),
-    });
+    const created = await restCreateCapsule(server.pki, server.ports.restSender, capsuleFor(server.pki.clients.ecP384));
     foreignCapsuleId = String(created.headers['location']).slice('/key-capsules/'.length);
     const share = await https(server.pki, {
       port: server.sharePorts.rest,

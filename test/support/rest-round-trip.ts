@@ -1,10 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import type { IssuedCertificate } from '../../src/pki/certificates.js';
-import { capsuleFor, capsuleJson } from './capsule-fixtures.js';
+import { capsuleFor, capsuleJson, type TestCapsule } from './capsule-fixtures.js';
 import type { TestPki } from './test-pki.js';
 import { https, type HttpResponse } from './test-server.js';
 
 const JSON_HEADERS = { 'content-type': 'application/json' };
+
+/** POSTs `capsule` as JSON to the REST sender listener on `port`, as a sender does (no client certificate). */
+export const restCreateCapsule = (pki: TestPki, port: number, capsule: TestCapsule): Promise<HttpResponse> =>
+  https(pki, { port, method: 'POST', path: '/key-capsules', headers: JSON_HEADERS, body: capsuleJson(capsule) });
 
 /** Stores a capsule for `client` on the REST sender port, then fetches it with that client's certificate. */
 export async function restCapsuleRoundTrip(
@@ -12,14 +16,9 @@ export async function restCapsuleRoundTrip(
   ports: { restSender: number; restRecipient: number },
   client: IssuedCertificate,
 ): Promise<{ stored: string; created: HttpResponse; fetched: HttpResponse }> {
-  const stored = capsuleJson(capsuleFor(client));
-  const created = await https(pki, {
-    port: ports.restSender,
-    method: 'POST',
-    path: '/key-capsules',
-    headers: JSON_HEADERS,
-    body: stored,
-  });
+  const capsule = capsuleFor(client);
+  const stored = capsuleJson(capsule);
+  const created = await restCreateCapsule(pki, ports.restSender, capsule);
   const fetched = await https(pki, {
     port: ports.restRecipient,
     method: 'GET',
