@@ -126,6 +126,7 @@ export async function startApp(
     ocspStaple: stapler ? () => stapler.response() : undefined,
     observer: metrics,
     refusals: metrics,
+    connectionRefusals: metrics,
     health,
     reflection: createReflection(join(packageRoot(), 'proto')),
     listen: async (start) => {

@@ -7,7 +7,7 @@ import {
   createCapsuleSenderGrpcService,
 } from '../transport/grpc/capsule-grpc-services.js';
 import { startGrpcListener } from '../transport/grpc/grpc-listener.js';
-import { createTls13ServerCredentials } from '../transport/grpc/server-credentials.js';
+import { grpcTlsOptions } from '../transport/grpc/grpc-tls-options.js';
 import {
   CAPSULE_NOT_FOUND,
   registerCapsuleRecipientRoutes,
@@ -30,6 +30,7 @@ export interface CapsulePorts {
 export async function startCapsuleServer(wiring: Wiring, store: CapsuleStore): Promise<CapsulePorts> {
   const { config, logger, clock, random, revocation, ocspStaple, observer, health, reflection, listen, refusals } =
     wiring;
+  const { connectionRefusals } = wiring;
   const { identity, clientCa } = config.material;
   const service = createCapsuleService({
     store,
@@ -52,8 +53,8 @@ export async function startCapsuleServer(wiring: Wiring, store: CapsuleStore): P
   const { ports } = config.capsules;
   const serverLogger = logger.child({ server: 'capsules' });
   const { limits } = config;
-  const rest = { host, identity, logger: serverLogger, ocspStaple, observer, limits };
-  const grpc = { ocspStaple, health, reflection, limits };
+  const rest = { host, identity, logger: serverLogger, ocspStaple, observer, limits, connectionRefusals };
+  const grpc = { logger: serverLogger, ocspStaple, health, reflection, limits, connectionRefusals };
   return {
     restSender: await listen(
       startRestListener({
@@ -78,18 +79,18 @@ export async function startCapsuleServer(wiring: Wiring, store: CapsuleStore): P
       startGrpcListener(
         host,
         ports.grpcSender,
-        createTls13ServerCredentials(identity, limits),
+        grpcTlsOptions(identity, limits),
         [createCapsuleSenderGrpcService(service, serverLogger, observer)],
-        grpc,
+        { ...grpc, name: 'capsules-grpc-sender' },
       ),
     ),
     grpcRecipient: await listen(
       startGrpcListener(
         host,
         ports.grpcRecipient,
-        createTls13ServerCredentials(identity, limits, clientCa),
+        grpcTlsOptions(identity, limits, clientCa),
         [createCapsuleRecipientGrpcService(service, serverLogger, assertClientTrusted, observer)],
-        { ...grpc, refusals: { listener: 'capsules-grpc-recipient', logger: serverLogger, counter: refusals } },
+        { ...grpc, name: 'capsules-grpc-recipient', certificateRefusals: refusals },
       ),
     ),
   };

@@ -5,7 +5,7 @@ import type { ShareStore } from '../domain/shares/share-store.js';
 import { parseBaseUrl, type BaseUrl } from '../domain/shares/ticket-url.js';
 import { createCertificateTrust } from '../pki/certificate-trust.js';
 import { startGrpcListener } from '../transport/grpc/grpc-listener.js';
-import { createTls13ServerCredentials } from '../transport/grpc/server-credentials.js';
+import { grpcTlsOptions } from '../transport/grpc/grpc-tls-options.js';
 import {
   createShareRecipientGrpcService,
   createShareSenderGrpcService,
@@ -60,18 +60,27 @@ export async function startSharesServer(wiring: Wiring, store: ShareStore): Prom
       ocspStaple,
       observer,
       limits: config.limits,
+      connectionRefusals: wiring.connectionRefusals,
     }),
   );
   const grpc = await listen(
     startGrpcListener(
       config.host,
       config.shares.ports.grpc,
-      createTls13ServerCredentials(identity, config.limits),
+      grpcTlsOptions(identity, config.limits),
       [
         createShareSenderGrpcService(service, serverLogger, observer),
         createShareRecipientGrpcService(service, serverLogger, observer),
       ],
-      { ocspStaple, health, reflection, limits: config.limits },
+      {
+        name: 'shares-grpc',
+        logger: serverLogger,
+        ocspStaple,
+        health,
+        reflection,
+        limits: config.limits,
+        connectionRefusals: wiring.connectionRefusals,
+      },
     ),
   );
   return { rest, grpc };

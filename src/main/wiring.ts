@@ -4,7 +4,7 @@ import type { CertificateRefusals } from '../domain/certificate-trust.js';
 import type { Clock } from '../domain/clock.js';
 import { createPooledRandom, type RandomSource } from '../domain/random.js';
 import type { Logger } from '../logging/logger.js';
-import type { RequestObserver } from '../observability/metrics.js';
+import type { ConnectionRefusals, RequestObserver } from '../observability/metrics.js';
 import type { RevocationChecker } from '../pki/revocation-checker.js';
 import type { HealthSource } from '../transport/grpc/health-service.js';
 import type { ReflectionInstaller } from '../transport/grpc/reflection.js';
@@ -21,6 +21,8 @@ export interface Wiring {
   readonly observer: RequestObserver;
   /** Counts certificate refusals by reason (metrics). */
   readonly refusals: CertificateRefusals;
+  /** Counts connections refused by each listener's connection cap (metrics). */
+  readonly connectionRefusals: ConnectionRefusals;
   readonly health: HealthSource;
   readonly reflection: ReflectionInstaller;
   /** Waits for a listener to start and returns its port; app.ts closes it on stop or when a later start fails. */

@@ -6,6 +6,11 @@ export interface RequestObserver {
   observe(transport: 'rest' | 'grpc', operation: string, outcome: string, durationMs: number): void;
 }
 
+/** Counts connections refused by a listener's connection cap. */
+export interface ConnectionRefusals {
+  connectionRefused(listener: string): void;
+}
+
 export interface RevocationCounters {
   readonly cacheHits: number;
   readonly cacheMisses: number;
@@ -20,7 +25,7 @@ export interface PoolUse {
   readonly pendingAcquires: number;
 }
 
-export interface Metrics extends RequestObserver, CertificateRefusals {
+export interface Metrics extends RequestObserver, CertificateRefusals, ConnectionRefusals {
   readonly registry: Registry;
   cleanupDeleted(count: number): void;
 }
@@ -77,6 +82,12 @@ export function createMetrics(revocation: () => RevocationCounters, pool: () => 
   // Every reason from the start, so that a dashboard sees zeros rather than absent series.
   const reasons: readonly CertificateRefusalReason[] = ['missing', 'untrusted', 'expired', 'invalid', 'revocation'];
   reasons.forEach((reason) => refused.inc({ reason }, 0));
+  const connectionsRefused = new Counter({
+    name: 'cdoc2_connections_refused_total',
+    help: 'Connections refused by a listener because it held limits.maxConnectionsPerListener, by listener',
+    labelNames: ['listener'] as const,
+    registers: [registry],
+  });
   new Gauge({
     name: 'cdoc2_database_pool_connections',
     help: 'Database connections by state: used, free, and requests waiting for one (pending)',
@@ -100,6 +111,9 @@ export function createMetrics(revocation: () => RevocationCounters, pool: () => 
     },
     refused(reason) {
       refused.inc({ reason });
+    },
+    connectionRefused(listener) {
+      connectionsRefused.inc({ listener });
     },
   };
 }

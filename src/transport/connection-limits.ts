@@ -1,19 +1,46 @@
 import type { Server, Socket } from 'node:net';
 import type { Config } from '../config/config-schema.js';
+import type { Logger } from '../logging/logger.js';
+import type { ConnectionRefusals } from '../observability/metrics.js';
 
 /** The bounds every listener applies (configuration `limits`, README "Limits"). */
 export type ListenerLimits = Config['limits'];
 
+/** Where a listener reports the connections its cap refused. */
+export interface ConnectionCapReport {
+  /** The listener's name, as in its request logs. */
+  readonly listener: string;
+  readonly logger: Pick<Logger, 'warn'>;
+  readonly counter?: ConnectionRefusals | undefined;
+}
+
+/** Refusals are logged at most once per this period, as one line with their count. */
+export const REFUSAL_LOG_PERIOD_MS = 1000;
+
 /**
  * Caps the connections one listener holds at once (Node's `maxConnections`): a connection past the cap is closed
- * by the kernel-facing side at once, before TLS, so that a flood of idle connections costs a socket for a moment
- * and nothing else. `onRefused` hears of each one (for the log and metrics).
+ * at once, before TLS, so that a flood of idle connections costs a socket for a moment and nothing else. Each
+ * refusal is counted, and logged as one line per second with the count (README "Limits"): a flood of refused
+ * connections must not become a flood of log lines.
  */
-export function capConnections(server: Server, max: number, onRefused?: () => void): void {
+export function capConnections(server: Server, max: number, report?: ConnectionCapReport): void {
   server.maxConnections = max;
-  if (onRefused) {
-    server.on('drop', onRefused);
+  if (!report) {
+    return;
   }
+  let refused = 0;
+  server.on('drop', () => {
+    report.counter?.connectionRefused(report.listener);
+    if (refused++ === 0) {
+      setTimeout(() => {
+        report.logger.warn(
+          { listener: report.listener, refused, maxConnections: max, periodMs: REFUSAL_LOG_PERIOD_MS },
+          'connections refused at the connection cap',
+        );
+        refused = 0;
+      }, REFUSAL_LOG_PERIOD_MS).unref();
+    }
+  });
 }
 
 /** What the queue needs of a Node request and response. */

@@ -16,6 +16,7 @@ import {
   type TlsClientOptions,
 } from '../support/abuse-clients.js';
 import type { IssuedCertificate } from '../../src/pki/certificates.js';
+import { REFUSAL_LOG_PERIOD_MS } from '../../src/transport/connection-limits.js';
 import { capsuleFor, protoCapsule } from '../support/capsule-fixtures.js';
 import {
   grpcGetCapsule,
@@ -78,6 +79,21 @@ async function probeDuring(port: number, flood: Promise<unknown>): Promise<numbe
   }
   await flood;
   return latencies;
+}
+
+/** A sample's value on the management listener's /metrics, NaN when absent (`series` as written there). */
+async function metricValue(server: TestServer, series: string): Promise<number> {
+  const body = await new Promise<string>((resolve, reject) => {
+    request({ host: '127.0.0.1', port: server.app.managementPort ?? 0, path: '/metrics' }, (answer) => {
+      let text = '';
+      answer.on('data', (chunk: Buffer) => (text += chunk.toString()));
+      answer.on('end', () => resolve(text));
+    })
+      .on('error', reject)
+      .end();
+  });
+  const line = body.split('\n').find((candidate) => candidate.startsWith(`${series} `));
+  return line === undefined ? Number.NaN : Number(line.slice(series.length + 1));
 }
 
 const percentile = (values: readonly number[], p: number): number => {
@@ -201,28 +217,46 @@ describe('abuse: connection, stream and pipelining limits', function () {
     }
   });
 
-  it(`refuses connections past ${MAX_CONNECTIONS} on one listener, and accepts again once they are gone`, async () => {
-    const port = server.ports.restSender;
-    const held: TLSSocket[] = [];
-    try {
-      for (let i = 0; i < MAX_CONNECTIONS; i++) {
-        held.push(await connectTls(tls(port), ['http/1.1']));
+  for (const [listener, portOf, alpn] of [
+    ['capsules-sender', () => server.ports.restSender, ['http/1.1']],
+    ['capsules-grpc-sender', () => server.ports.grpcSender, ['h2']],
+  ] as const) {
+    it(`refuses connections past ${MAX_CONNECTIONS} on ${listener}, logs and counts them, and accepts again once they are gone`, async () => {
+      const port = portOf();
+      const counted = () => metricValue(server, `cdoc2_connections_refused_total{listener="${listener}"}`);
+      const before = (await counted()) || 0; // no series before the first refusal
+      const firstLine = logLines.length;
+      const held: TLSSocket[] = [];
+      try {
+        for (let i = 0; i < MAX_CONNECTIONS; i++) {
+          held.push(await connectTls(tls(port), [...alpn]));
+        }
+        for (let i = 0; i < 3; i++) {
+          const refused = await connectTls(tls(port), [...alpn]).then(
+            (socket) => {
+              socket.destroy();
+              return false;
+            },
+            () => true,
+          );
+          expect(refused, 'the connection past the cap completed its handshake').to.equal(true);
+        }
+      } finally {
+        held.forEach((socket) => socket.destroy());
       }
-      const refused = await connectTls(tls(port), ['http/1.1']).then(
-        (socket) => {
-          socket.destroy();
-          return false;
-        },
-        () => true,
-      );
-      expect(refused, 'the connection past the cap completed its handshake').to.equal(true);
-    } finally {
-      held.forEach((socket) => socket.destroy());
-    }
-    await sleep(200);
-    const res = await https(server.pki, { port, method: 'GET', path: '/health' });
-    expect(res.status).to.be.within(400, 499);
-  });
+      expect(await counted()).to.equal(before + 3);
+      // One line for the three, after the aggregation period (README "Limits").
+      await sleep(REFUSAL_LOG_PERIOD_MS + 300);
+      const lines = logLines
+        .slice(firstLine)
+        .map((line) => JSON.parse(line) as { msg: string; listener?: string; refused?: number })
+        .filter((line) => line.msg === 'connections refused at the connection cap' && line.listener === listener);
+      expect(lines.map((line) => line.refused)).to.deep.equal([3]);
+      const again = await connectTls(tls(port), [...alpn]);
+      expect(again.alpnProtocol).to.equal(alpn[0]);
+      again.destroy();
+    });
+  }
 
   it('keeps answering a probe on another connection while four clients pipeline 2,000 GETs each, and bounds what each queues', async () => {
     // A warm server, as in production: the first requests of a fresh process pay for compiling the code paths.
@@ -279,19 +313,8 @@ describe('abuse: connection, stream and pipelining limits', function () {
   });
 
   it('refuses with a log line (reason, serial) and the counter on the REST and gRPC recipient listeners', async () => {
-    const refusedMetric = async (reason: string): Promise<number> => {
-      const res = await new Promise<string>((resolve, reject) => {
-        request({ host: '127.0.0.1', port: server.app.managementPort ?? 0, path: '/metrics' }, (answer) => {
-          let body = '';
-          answer.on('data', (chunk: Buffer) => (body += chunk.toString()));
-          answer.on('end', () => resolve(body));
-        })
-          .on('error', reject)
-          .end();
-      });
-      const match = new RegExp(`^cdoc2_certificates_refused\\{reason="${reason}"\\} (\\d+)`, 'm').exec(res);
-      return Number(match?.[1] ?? Number.NaN);
-    };
+    const refusedMetric = (reason: string): Promise<number> =>
+      metricValue(server, `cdoc2_certificates_refused{reason="${reason}"}`);
     const before = { untrusted: await refusedMetric('untrusted'), expired: await refusedMetric('expired') };
     const firstLine = logLines.length;
 
@@ -334,42 +357,40 @@ describe('abuse: connection, stream and pipelining limits', function () {
     expect(await refusedMetric('expired')).to.equal(before.expired + 2);
   });
 
-  it('answers oversized metadata always with RESOURCE_EXHAUSTED (one large or many small entries, concurrent calls)', async () => {
+  it('answers metadata of 20, 70 and 200 KiB always with RESOURCE_EXHAUSTED, 30 calls each, one after another and concurrently', async () => {
     const sender = senderClient(server.pki, server.ports.grpcSender);
     const capsule = protoCapsule(capsuleFor(server.pki.clients.ecP256));
-    const shapes: Record<string, () => Metadata> = {
-      'one 17 kB entry': () => {
-        const metadata = new Metadata();
-        metadata.set('x-large', 'a'.repeat(17_000));
-        return metadata;
-      },
-      'one 40 kB entry': () => {
-        const metadata = new Metadata();
-        metadata.set('x-large', 'a'.repeat(40_000));
-        return metadata;
-      },
-      '500 small entries': () => {
-        const metadata = new Metadata();
-        for (let i = 0; i < 500; i++) {
-          metadata.set(`x-${i}`, 'abcdefghij');
-        }
-        return metadata;
-      },
+    /** `kib` of metadata in entries of at most 8 KiB, or in one entry. */
+    const metadataOf = (kib: number, entryKib: number): Metadata => {
+      const metadata = new Metadata();
+      for (let i = 0; i * entryKib < kib; i++) {
+        metadata.set(`x-${i}`, 'a'.repeat(Math.min(entryKib, kib - i * entryKib) * 1024));
+      }
+      return metadata;
     };
+    const call = (metadata: Metadata): Promise<string> =>
+      new Promise((resolve) =>
+        sender.createKeyCapsule({ capsule, requestedExpiryTime: undefined }, metadata, (error) =>
+          resolve(error ? status[error.code] : 'OK'),
+        ),
+      );
+    const shapes: Array<readonly [number, number]> = [
+      [20, 8],
+      [70, 8],
+      [200, 8],
+      [20, 20],
+      [60, 60],
+    ];
     try {
-      for (const [shape, make] of Object.entries(shapes)) {
-        const outcomes = await Promise.all(
-          Array.from(
-            { length: 20 },
-            () =>
-              new Promise<string>((resolve) =>
-                sender.createKeyCapsule({ capsule, requestedExpiryTime: undefined }, make(), (error) =>
-                  resolve(error ? status[error.code] : 'OK'),
-                ),
-              ),
-          ),
-        );
-        expect(new Set(outcomes), shape).to.deep.equal(new Set(['RESOURCE_EXHAUSTED']));
+      for (const [kib, entryKib] of shapes) {
+        const shape = `${kib} KiB in entries of ${entryKib} KiB`;
+        const oneByOne: string[] = [];
+        for (let i = 0; i < 30; i++) {
+          oneByOne.push(await call(metadataOf(kib, entryKib)));
+        }
+        const concurrent = await Promise.all(Array.from({ length: 30 }, () => call(metadataOf(kib, entryKib))));
+        expect(new Set(oneByOne), shape).to.deep.equal(new Set(['RESOURCE_EXHAUSTED']));
+        expect(new Set(concurrent), `${shape}, concurrent`).to.deep.equal(new Set(['RESOURCE_EXHAUSTED']));
       }
     } finally {
       sender.close();

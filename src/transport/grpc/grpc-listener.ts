@@ -1,12 +1,13 @@
-import { Server, type ServerCredentials } from '@grpc/grpc-js';
-import type { Server as NetServer } from 'node:net';
-import type { TLSSocket } from 'node:tls';
+import { Server, ServerCredentials } from '@grpc/grpc-js';
+import { once } from 'node:events';
+import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
 import type { CertificateRefusals } from '../../domain/certificate-trust.js';
 import type { Logger } from '../../logging/logger.js';
 import { judgeClientSocket, reportRefusal } from '../tls/certificate-refusal.js';
-import { requiresClientCertificate } from './server-credentials.js';
+import type { GrpcTlsOptions } from './grpc-tls-options.js';
 import { metadataLimit } from './metadata-limit.js';
 import { capConnections, type ListenerLimits } from '../connection-limits.js';
+import type { ConnectionRefusals } from '../../observability/metrics.js';
 import { attachOcspStapling, type OcspStapleSource } from '../tls/tls-material.js';
 import { createHealthService, serviceNameOf, type HealthSource } from './health-service.js';
 import type { ReflectionInstaller } from './reflection.js';
@@ -20,8 +21,7 @@ export interface GrpcListener {
 
 /**
  * Bounds on what one call may send: the largest legitimate request is a capsule of about 4.3 KB, so a generous
- * 64 KiB limit still refuses absurd messages before they are decoded. (Metadata is bounded by the HTTP/2
- * settings in server-credentials.ts.)
+ * 64 KiB limit still refuses absurd messages before they are decoded. (Metadata: metadata-limit.ts.)
  */
 const MESSAGE_LIMITS = {
   'grpc.max_receive_message_length': 64 * 1024,
@@ -30,13 +30,13 @@ const MESSAGE_LIMITS = {
 
 /**
  * grpc-js's documented server options for the connection bounds (README "Limits"). Keepalive pings are what
- * close a connection whose peer vanished or stopped reading, e.g. after HTTP/2 sent it GOAWAY for a rapid-reset
- * flood: without them such a socket stayed open until restart. (The stream limit is an HTTP/2 setting, sent by
- * server-credentials.ts, because grpc-js's own would be overridden by the credentials' settings.)
+ * close a connection whose peer vanished or stopped reading.
  */
 const serverOptions = ({ grpc }: ListenerLimits) => ({
   ...MESSAGE_LIMITS,
   interceptors: [metadataLimit],
+  // Sent as the HTTP/2 setting SETTINGS_MAX_CONCURRENT_STREAMS: the stream past it is refused (REFUSED_STREAM).
+  'grpc.max_concurrent_streams': grpc.maxConcurrentStreams,
   'grpc.max_connection_idle_ms': grpc.maxConnectionIdle,
   'grpc.max_connection_age_ms': grpc.maxConnectionAge,
   'grpc.max_connection_age_grace_ms': grpc.maxConnectionAgeGrace,
@@ -44,42 +44,42 @@ const serverOptions = ({ grpc }: ListenerLimits) => ({
   'grpc.keepalive_timeout_ms': grpc.keepaliveTimeout,
 });
 
-/**
- * grpc-js does not expose its HTTP/2 servers, and OCSP stapling needs their 'OCSPRequest' event (and the
- * connection cap their `maxConnections`): this reads its private `http2Servers` map, and fails loudly (the start
- * fails) rather than silently not stapling if a grpc-js upgrade renames it. The version is pinned by the lock
- * file and the stapling and connection-cap tests cover it.
- */
-function http2ServersOf(server: Server): NetServer[] {
-  const servers = (server as unknown as { http2Servers?: unknown }).http2Servers;
-  if (!(servers instanceof Map)) {
-    throw new Error('OCSP stapling: this grpc-js version does not keep its HTTP/2 servers where expected');
-  }
-  return [...(servers as Map<NetServer, unknown>).keys()];
-}
-
 export interface GrpcListenerOptions {
+  /** The listener's name in logs and metrics, e.g. `capsules-grpc-recipient`. */
+  readonly name: string;
+  /** Where the listener logs connection and certificate refusals. */
+  readonly logger: Logger;
   /** The OCSP response to staple on every handshake, if any. */
   readonly ocspStaple?: OcspStapleSource | undefined;
   /** Serve grpc.health.v1.Health following this source. */
   readonly health?: HealthSource | undefined;
   /** Serve gRPC server reflection. */
   readonly reflection?: ReflectionInstaller | undefined;
-  /** Connection bounds; the defaults of the configuration schema when absent. */
+  /** Connection bounds (README "Limits"). */
   readonly limits: ListenerLimits;
-  /** Hears of each connection refused by the connection cap. */
-  readonly onConnectionRefused?: (() => void) | undefined;
-  /** Where client-certificate refusals are logged (name, logger) and counted, on mutual-TLS listeners. */
-  readonly refusals?: { readonly listener: string; readonly logger: Logger; readonly counter?: CertificateRefusals };
+  /** Counts the connections the connection cap refused. */
+  readonly connectionRefusals?: ConnectionRefusals | undefined;
+  /** Counts client-certificate refusals, on mutual-TLS listeners. */
+  readonly certificateRefusals?: CertificateRefusals | undefined;
 }
 
+/**
+ * One gRPC listener: a `node:tls` server of its own does the TLS 1.3 handshake (stapling its OCSP response,
+ * judging the client certificate, capping connections), and hands each finished connection to grpc-js through
+ * its documented connection injector (`Server.createConnectionInjector`, grpc-js >= 1.10). grpc-js then speaks
+ * HTTP/2 over the TLS socket as it would over its own: the socket is a `TLSSocket`, so `call.getAuthContext()`
+ * still gives handlers the client certificate. (Before, stapling and the cap reached into grpc-js's private
+ * HTTP/2 servers.) The injector is given insecure credentials because TLS is already done; nothing reaches it
+ * but sockets that finished this server's handshake.
+ */
 export async function startGrpcListener(
   host: string,
   port: number,
-  credentials: ServerCredentials,
+  { tls, mutual }: GrpcTlsOptions,
   services: readonly BoundService[],
-  { ocspStaple, health, reflection, limits, onConnectionRefused, refusals }: GrpcListenerOptions,
+  options: GrpcListenerOptions,
 ): Promise<GrpcListener> {
+  const { ocspStaple, health, reflection, limits, name, logger } = options;
   const server = new Server(serverOptions(limits));
   const names = services.map(serviceNameOf);
   const all = health ? [...services, createHealthService(names, health)] : services;
@@ -87,37 +87,54 @@ export async function startGrpcListener(
     server.addService(service.definition, service.implementation);
   }
   reflection?.(server, names);
-  const address = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
-  const boundPort = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(address, credentials, (error, bound) => (error ? reject(error) : resolve(bound)));
-  });
-  const mutual = requiresClientCertificate(credentials);
-  for (const http2Server of http2ServersOf(server)) {
-    capConnections(http2Server, limits.maxConnectionsPerListener, onConnectionRefused);
+  const injector = server.createConnectionInjector(ServerCredentials.createInsecure());
+  const sockets = new Set<TLSSocket>();
+  let closing = false;
+  const tlsServer = createTlsServer(tls, (socket: TLSSocket) => {
+    // Errors of an open connection end it; HTTP/2 logs nothing of them either.
+    socket.on('error', () => {});
+    if (closing || socket.alpnProtocol !== 'h2') {
+      socket.destroy();
+      return;
+    }
     if (mutual) {
-      // Runs right after the HTTP/2 session is set up on the socket, before any of its frames is read.
-      http2Server.on('secureConnection', (socket: TLSSocket) => {
-        const verdict = judgeClientSocket(socket);
-        if (!verdict.trusted) {
-          if (refusals) {
-            reportRefusal(refusals.logger, refusals.counter, refusals.listener, verdict);
-          }
-          socket.destroy();
-        }
-      });
+      const verdict = judgeClientSocket(socket);
+      if (!verdict.trusted) {
+        reportRefusal(logger, options.certificateRefusals, name, verdict);
+        socket.destroy();
+        return;
+      }
     }
-    if (ocspStaple) {
-      attachOcspStapling(http2Server, ocspStaple);
-    }
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+    injector.injectConnection(socket);
+  });
+  // A failed handshake (TLS 1.2, no shared protocol, a timeout) is the client's; the socket is already closed.
+  tlsServer.on('tlsClientError', () => {});
+  capConnections(tlsServer, limits.maxConnectionsPerListener, {
+    listener: name,
+    logger,
+    counter: options.connectionRefusals,
+  });
+  if (ocspStaple) {
+    attachOcspStapling(tlsServer, ocspStaple);
   }
+  tlsServer.listen(port, host);
+  // Rejects with the listen error (e.g. EADDRINUSE).
+  await once(tlsServer, 'listening');
+  const address = tlsServer.address();
   return {
-    port: boundPort,
+    port: typeof address === 'object' && address ? address.port : port,
     close: (graceMs = 5000) =>
       new Promise<void>((resolve) => {
+        closing = true;
+        tlsServer.close();
         const timer = setTimeout(() => {
           server.forceShutdown();
+          sockets.forEach((socket) => socket.destroy());
           resolve();
         }, graceMs);
+        // GOAWAY on every connection; each closes when its calls are done.
         server.tryShutdown(() => {
           clearTimeout(timer);
           resolve();

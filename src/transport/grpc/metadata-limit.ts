@@ -3,12 +3,13 @@ import { ServerInterceptingCall, status, type Metadata, type ServerInterceptor }
 /** The largest metadata (header list) a call may send; legitimate calls send well under 1 KiB. */
 export const MAX_METADATA_BYTES = 16 * 1024;
 
-/**
- * What the HTTP/2 layer accepts before gRPC sees the call (server-credentials.ts). Past it HTTP/2 itself resets
- * the stream, and Node then sends one of two codes depending on timing (ENHANCE_YOUR_CALM, which clients read
- * as RESOURCE_EXHAUSTED, or INTERNAL_ERROR); below it this interceptor answers, always RESOURCE_EXHAUSTED.
+/*
+ * Below this interceptor, Node's HTTP/2 layer has fixed bounds of its own (grpc-js's connection injector gives no
+ * way to set them, grpc-listener.ts): more than 128 header fields reset the stream with a code that races between
+ * ENHANCE_YOUR_CALM (RESOURCE_EXHAUSTED for the client) and INTERNAL_ERROR, and a single field past 64 KiB is an
+ * HPACK connection error (COMPRESSION_ERROR). Everything else, e.g. 200 KiB in 8 KiB fields, reaches this
+ * interceptor and is answered RESOURCE_EXHAUSTED, always (README "Limits").
  */
-export const MAX_HEADER_LIST_BYTES = 64 * 1024;
 
 /** A header list's size as HTTP/2 counts it (RFC 9113 6.5.2: name, value and 32 octets per field). */
 function metadataBytes(metadata: Metadata): number {

@@ -5,7 +5,7 @@ import type { TLSSocket } from 'node:tls';
 import fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
 import { unavailable } from '../../domain/errors.js';
 import type { Logger } from '../../logging/logger.js';
-import type { RequestObserver } from '../../observability/metrics.js';
+import type { ConnectionRefusals, RequestObserver } from '../../observability/metrics.js';
 import { ERROR_TABLE, mappingForHttpStatus, PROTOCOL_ERROR_TABLE, toPublicError } from '../error-table.js';
 import {
   attachOcspStapling,
@@ -47,8 +47,8 @@ export interface RestListenerOptions {
   readonly observer?: RequestObserver | undefined;
   /** Connection, time and pipelining bounds (README "Limits"). */
   readonly limits: ListenerLimits;
-  /** Hears of each connection refused by the connection cap. */
-  readonly onConnectionRefused?: (() => void) | undefined;
+  /** Counts the connections the connection cap refused. */
+  readonly connectionRefusals?: ConnectionRefusals | undefined;
 }
 
 export interface RestListener {
@@ -209,7 +209,11 @@ export async function startRestListener(options: RestListenerOptions): Promise<R
     return sendError(request, reply, mapping, message);
   });
 
-  capConnections(app.server, options.limits.maxConnectionsPerListener, options.onConnectionRefused);
+  capConnections(app.server, options.limits.maxConnectionsPerListener, {
+    listener: options.name,
+    logger: options.logger,
+    counter: options.connectionRefusals,
+  });
   options.routes(app);
   if (options.ocspStaple) {
     attachOcspStapling(app.server, options.ocspStaple);
