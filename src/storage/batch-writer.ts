@@ -1,13 +1,26 @@
 import { isDomainError } from '../domain/errors.js';
 import { translateDatabaseError } from './database-errors.js';
 
-export interface BatchWriterOptions<Row> {
+export interface BatcherOptions<Item, Result> {
+  /**
+   * Runs every item in one atomic step (a multi-row INSERT, or one transaction): all of them or, on failure, none.
+   * Resolves with one result per item, in the order of `items`.
+   */
+  readonly runMany: (items: readonly Item[]) => Promise<readonly Result[]>;
+  /** Items per step at most. */
+  readonly maxBatch?: number;
+  /** Steps in flight at once; items arriving while all are busy wait and go together in the next one. */
+  readonly maxConcurrent?: number;
+}
+
+export interface Batcher<Item, Result> {
+  /** Resolves with the item's result once its step is committed; rejects with the driver's error for this item. */
+  run(item: Item): Promise<Result>;
+}
+
+export interface BatchWriterOptions<Row> extends Omit<BatcherOptions<Row, void>, 'runMany'> {
   /** Writes every row in one statement (a multi-row INSERT): all of them or, on failure, none. */
   readonly insertMany: (rows: readonly Row[]) => Promise<void>;
-  /** Rows per statement at most. */
-  readonly maxBatch?: number;
-  /** Statements in flight at once; rows arriving while all are busy wait and go together in the next one. */
-  readonly maxConcurrent?: number;
 }
 
 export interface BatchWriter<Row> {
@@ -20,45 +33,46 @@ export const DEFAULT_MAX_BATCH = 256;
 /** Statements in flight: the other connections of the pool stay free for reads. */
 export const DEFAULT_MAX_CONCURRENT = 2;
 
-interface Waiting<Row> {
-  readonly row: Row;
-  readonly resolve: () => void;
+interface Waiting<Item, Result> {
+  readonly item: Item;
+  readonly resolve: (result: Result) => void;
   readonly reject: (error: unknown) => void;
 }
 
 /**
- * Coalesces concurrent inserts ("group commit"): a row is written at once when a statement slot is free, so a
- * lone request waits for nothing; rows that arrive while every slot is busy are written together, as one
- * multi-row INSERT, as soon as a slot frees. No timer: the batch is whatever queued during the previous
- * statement, so batches grow with load and vanish without it. Each request is answered only after the
- * statement holding its row has committed (autocommit: one statement, one transaction).
+ * Coalesces concurrent writes ("group commit"): an item is written at once when a slot is free, so a lone request
+ * waits for nothing; items that arrive while every slot is busy are written together, in one step (a multi-row
+ * INSERT, or one transaction), as soon as a slot frees. No timer: the batch is whatever queued during the previous
+ * step, so batches grow with load and vanish without it. Each request is answered only after the step holding its
+ * item has committed.
  *
- * A failed statement wrote nothing (statements are atomic on InnoDB and SQLite). When the database is
- * unavailable every row of the batch gets that error; any other failure (a duplicate id, a row the database
- * refuses) is one row's fault, so each row is then written alone and answered with its own outcome.
+ * A failed step wrote nothing (statements and transactions are atomic on InnoDB and SQLite). When the database is
+ * unavailable (which includes a write conflict, run again by the caller's withDatabaseErrors) every item of the
+ * batch gets that error; any other failure (a duplicate id, a row the database refuses) is one item's fault, so
+ * each item is then run alone and answered with its own outcome.
  */
-export function createBatchWriter<Row>({
-  insertMany,
+export function createBatcher<Item, Result>({
+  runMany,
   maxBatch = DEFAULT_MAX_BATCH,
   maxConcurrent = DEFAULT_MAX_CONCURRENT,
-}: BatchWriterOptions<Row>): BatchWriter<Row> {
-  const queue: Waiting<Row>[] = [];
+}: BatcherOptions<Item, Result>): Batcher<Item, Result> {
+  const queue: Waiting<Item, Result>[] = [];
   let running = 0;
 
-  const writeAlone = (waiting: Waiting<Row>): Promise<void> =>
-    insertMany([waiting.row]).then(waiting.resolve, waiting.reject);
+  const runAlone = (waiting: Waiting<Item, Result>): Promise<void> =>
+    runMany([waiting.item]).then((results) => waiting.resolve(results[0] as Result), waiting.reject);
 
-  const flush = async (batch: Waiting<Row>[]): Promise<void> => {
+  const flush = async (batch: Waiting<Item, Result>[]): Promise<void> => {
     try {
-      await insertMany(batch.map((waiting) => waiting.row));
-      batch.forEach((waiting) => waiting.resolve());
+      const results = await runMany(batch.map((waiting) => waiting.item));
+      batch.forEach((waiting, i) => waiting.resolve(results[i] as Result));
     } catch (error) {
       const translated = translateDatabaseError(error);
       if (batch.length === 1 || (isDomainError(translated) && translated.code === 'unavailable')) {
         batch.forEach((waiting) => waiting.reject(error));
         return;
       }
-      await Promise.all(batch.map(writeAlone));
+      await Promise.all(batch.map(runAlone));
     }
   };
 
@@ -73,10 +87,22 @@ export function createBatchWriter<Row>({
   };
 
   return {
-    write: (row) =>
-      new Promise<void>((resolve, reject) => {
-        queue.push({ row, resolve, reject });
+    run: (item) =>
+      new Promise<Result>((resolve, reject) => {
+        queue.push({ item, resolve, reject });
         pump();
       }),
   };
+}
+
+/** Concurrent single-row inserts coalesced into multi-row INSERTs (createBatcher with nothing to answer). */
+export function createBatchWriter<Row>({ insertMany, ...options }: BatchWriterOptions<Row>): BatchWriter<Row> {
+  const batcher = createBatcher<Row, void>({
+    ...options,
+    runMany: async (rows) => {
+      await insertMany(rows);
+      return rows.map(() => undefined);
+    },
+  });
+  return { write: (row) => batcher.run(row) };
 }

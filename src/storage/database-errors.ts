@@ -55,6 +55,14 @@ const codeOf = (error: unknown): unknown => (error as { code?: unknown } | null)
 export const isWsrepNotReady = (error: unknown): boolean =>
   codeOf(error) === 'ER_UNKNOWN_COM_ERROR' && error instanceof Error && /WSREP/i.test(error.message);
 
+/**
+ * mysql2 marks an error that ends the connection `fatal`; one without a server errno was raised by the client itself
+ * because the connection had gone, e.g. the ROLLBACK that Knex sends after a transaction's connection was lost
+ * ("Can't add new command when connection is in closed state", which replaces the original error).
+ */
+const isConnectionGone = (error: unknown): boolean =>
+  (error as { fatal?: unknown } | null)?.fatal === true && (error as { errno?: unknown }).errno === undefined;
+
 const isWriteConflict = (error: unknown): boolean => {
   const code = codeOf(error);
   return typeof code === 'string' && CONFLICT_CODES.has(code);
@@ -73,6 +81,7 @@ export function translateDatabaseError(error: unknown): unknown {
   if (
     (typeof code === 'string' && UNAVAILABLE_CODES.has(code)) ||
     isWsrepNotReady(error) ||
+    isConnectionGone(error) ||
     (error instanceof Error && error.name === 'KnexTimeoutError')
   ) {
     return unavailable(DATABASE_UNAVAILABLE, error);

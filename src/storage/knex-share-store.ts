@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 import type { ShareNonce, StoredShare } from '../domain/shares/key-share.js';
 import type { AddNonceResult, ShareStore } from '../domain/shares/share-store.js';
-import { createBatchWriter } from './batch-writer.js';
+import { createBatcher, createBatchWriter } from './batch-writer.js';
 import { withDatabaseErrors } from './database-errors.js';
 import { deleteExpiredRows } from './expired-rows.js';
 
@@ -47,6 +47,38 @@ const fromShareRow = (row: ShareRow): StoredShare => ({
   createdAt: new Date(Number(row.created_at)),
 });
 
+interface NonceRequest {
+  readonly nonce: ShareNonce;
+  readonly maxLive: number;
+  readonly now: Date;
+}
+
+/**
+ * The code of the driver's write-conflict error: withDatabaseErrors runs the operation again, as it does after a
+ * Galera certification failure.
+ */
+class ShareAppearedError extends Error {
+  readonly code = 'ER_LOCK_DEADLOCK';
+  constructor() {
+    super('a share appeared during a nonce transaction');
+  }
+}
+
+/** The shares among `shareIds` that exist and have not expired at `now`, with their live nonces. */
+const liveNonceCounts = (
+  trx: Knex.Transaction,
+  shareIds: readonly string[],
+  now: number,
+): Promise<{ share_id: Text; live: number | string }[]> =>
+  trx(`${SHARES} as s`)
+    .leftJoin(`${NONCES} as n`, (join) => {
+      join.on('n.share_id', '=', 's.share_id').andOn('n.expires_at', '>', trx.raw('?', [now]));
+    })
+    .whereIn('s.share_id', shareIds)
+    .andWhere('s.expires_at', '>', now)
+    .groupBy('s.share_id')
+    .select('s.share_id', trx.raw('COUNT(n.nonce) AS live'));
+
 const toNonceRow = (nonce: ShareNonce): NonceRow => ({
   share_id: nonce.shareId,
   nonce: nonce.nonce,
@@ -58,31 +90,62 @@ export function createKnexShareStore(db: Knex): ShareStore {
   const mysql = (db.client as { config: { client: string } }).config.client === 'mysql2';
 
   /**
-   * MySQL-compatible servers: count the request on the share row (see migrations/…-add-share-nonce-requests.ts), then
-   * count its live nonces and insert. Writing the share row serialises nonce requests for one share across instances:
-   * on one server by its row lock, on a Galera cluster by certification (the loser's commit fails with a deadlock
-   * error and withDatabaseErrors runs it again, when it sees the winner's nonce). A plain SELECT … FOR UPDATE is not
-   * enough on Galera: its lock does not leave the node.
+   * MySQL-compatible servers: a batch of concurrent nonce requests (createBatcher: a lone request is run at once, as a
+   * batch of one) is one transaction of three statements, whatever its size:
+   * 1. count the requests on their share rows (see migrations/…-add-share-nonce-requests.ts). Writing the share row
+   *    serialises nonce requests for one share across instances: on one server by its row lock, on a Galera cluster
+   *    by certification (the loser's commit fails with a deadlock error and withDatabaseErrors runs each of its
+   *    requests again, when they see the winner's nonces). A plain SELECT … FOR UPDATE is not enough on Galera: its
+   *    lock does not leave the node. InnoDB locks the rows of `share_id IN (…)` in index order, so two batches
+   *    touching the same shares take their locks in the same order instead of deadlocking;
+   * 2. read which of the shares exist and how many live nonces each has, in one GROUP BY. This is the
+   *    transaction's first plain read, so its snapshot is taken after step 1's locks were granted: it sees every
+   *    nonce committed by the batch that held them before;
+   * 3. insert the nonces the bound allows, in one multi-row INSERT; requests are admitted in arrival order.
+   * Each request is answered when the transaction has committed. All requests of a batch are judged at the latest
+   * `now` among them: a share or nonce that expired between two of them is expired for all.
    */
-  const addNonceLocked = (nonce: ShareNonce, maxLive: number, now: Date): Promise<AddNonceResult> =>
+  const addNoncesLocked = (requests: readonly NonceRequest[]): Promise<AddNonceResult[]> =>
     db.transaction(async (trx) => {
-      const touched = await trx<ShareRow>(SHARES)
-        .where('share_id', nonce.shareId)
-        .andWhere('expires_at', '>', now.getTime())
-        .increment('nonce_requests', 1);
-      if (touched === 0) {
-        return 'no-share';
+      const now = Math.max(...requests.map((request) => request.now.getTime()));
+      const perShare = new Map<string, number>();
+      for (const { nonce } of requests) {
+        perShare.set(nonce.shareId, (perShare.get(nonce.shareId) ?? 0) + 1);
       }
-      const live = await trx<NonceRow>(NONCES)
-        .where('share_id', nonce.shareId)
-        .andWhere('expires_at', '>', now.getTime())
-        .count({ n: '*' })
-        .first();
-      if (Number((live as { n: number | string } | undefined)?.n ?? 0) >= maxLive) {
-        return 'too-many';
+      const shareIds = [...perShare.keys()].sort();
+      const counted = await trx<ShareRow>(SHARES)
+        .whereIn('share_id', shareIds)
+        .andWhere('expires_at', '>', now)
+        .update({
+          nonce_requests: trx.raw(
+            `nonce_requests + CASE share_id ${shareIds.map(() => 'WHEN ? THEN ?').join(' ')} END`,
+            [...shareIds.flatMap((id) => [id, perShare.get(id) as number])],
+          ),
+        } as never);
+      const found = counted === 0 ? [] : await liveNonceCounts(trx, shareIds, now);
+      if (found.length !== counted) {
+        // A share committed between steps 1 and 2 (its id guessed before its creation was answered): it is
+        // visible but not locked. Answered as a write conflict, so that the batch's requests are run again.
+        throw new ShareAppearedError();
       }
-      await trx<NonceRow>(NONCES).insert(toNonceRow(nonce));
-      return 'added';
+      const live = new Map(found.map((row) => [text(row.share_id), Number(row.live)]));
+      const admitted: NonceRow[] = [];
+      const results = requests.map(({ nonce, maxLive }): AddNonceResult => {
+        const count = live.get(nonce.shareId);
+        if (count === undefined) {
+          return 'no-share';
+        }
+        if (count >= maxLive) {
+          return 'too-many';
+        }
+        live.set(nonce.shareId, count + 1);
+        admitted.push(toNonceRow(nonce));
+        return 'added';
+      });
+      if (admitted.length > 0) {
+        await trx<NonceRow>(NONCES).insert(admitted);
+      }
+      return results;
     });
 
   /**
@@ -120,6 +183,9 @@ export function createKnexShareStore(db: Knex): ShareStore {
     return share ? 'too-many' : 'no-share';
   };
 
+  // Concurrent nonce requests share one transaction (storage/batch-writer.ts); SQLite runs each in one statement.
+  const nonceBatcher = mysql ? createBatcher({ runMany: addNoncesLocked }) : undefined;
+
   // Concurrent creates share multi-row INSERTs (storage/batch-writer.ts).
   const shareWriter = createBatchWriter<ShareRow>({
     insertMany: async (rows) => {
@@ -141,7 +207,7 @@ export function createKnexShareStore(db: Knex): ShareStore {
 
     addNonce: (nonce, maxLive, now) =>
       withDatabaseErrors(db, async () =>
-        mysql ? addNonceLocked(nonce, maxLive, now) : addNonceInOneStatement(nonce, maxLive, now),
+        nonceBatcher ? nonceBatcher.run({ nonce, maxLive, now }) : addNonceInOneStatement(nonce, maxLive, now),
       ),
 
     consumeNonce: (shareId, nonce, now) =>

@@ -4,6 +4,7 @@ import { createDatabase, migrateLatest, type Database } from '../../src/storage/
 import { createKnexCapsuleStore } from '../../src/storage/knex-capsule-store.js';
 import { createKnexShareStore } from '../../src/storage/knex-share-store.js';
 import { startPrivateMariaDb, type PrivateMariaDb } from '../support/private-mariadb.js';
+import { makeShareNonce, makeStoredShare } from '../support/share-rows.js';
 import { bytes, describeEachBackend, makeCapsule, remainingIds, TABLE } from './backends.js';
 
 /** Counts the INSERT statements into `table` that `db` sends, and the rows each carried. */
@@ -22,6 +23,16 @@ function watchInserts(db: Database, table: string): number[] {
 
 const outcomes = (pending: readonly Promise<unknown>[]): Promise<PromiseSettledResult<unknown>[]> =>
   Promise.allSettled(pending);
+
+/** Every failed request of a burst failed as an outage (503 / UNAVAILABLE), never as an internal error. */
+function expectOnlyUnavailable(results: readonly PromiseSettledResult<unknown>[]): void {
+  for (const result of results) {
+    if (result.status === 'rejected') {
+      const reason: unknown = result.reason;
+      expect(isDomainError(reason) && reason.code, String(reason)).to.equal('unavailable');
+    }
+  }
+}
 
 /** Coalesced inserts (src/storage/batch-writer.ts) through the real capsule and share stores. */
 describe('coalesced inserts', () => {
@@ -127,12 +138,7 @@ describe('coalesced inserts', () => {
       await mariadb?.stop();
       const results = await settled;
       const acknowledged = capsules.filter((_, i) => results[i]?.status === 'fulfilled');
-      for (const result of results) {
-        if (result.status === 'rejected') {
-          const reason: unknown = result.reason;
-          expect(isDomainError(reason) && reason.code, String(reason)).to.equal('unavailable');
-        }
-      }
+      expectOnlyUnavailable(results);
       await mariadb?.start();
       const stored = new Set(await remainingIds(db as Database));
       for (const capsule of acknowledged) {
@@ -140,6 +146,39 @@ describe('coalesced inserts', () => {
       }
       // And the writer works again once the database is back.
       await store.insert(makeCapsule());
+    });
+
+    it('answers every nonce request of a burst: each one answered "added" is stored, the others get "unavailable"', async () => {
+      const store = createKnexShareStore(db as Database);
+      const now = new Date();
+      const share = makeStoredShare(now);
+      await store.insert(share);
+      const nonces = Array.from({ length: 200 }, () => makeShareNonce(share.shareId, now));
+      const pending = nonces.map((nonce) => store.addNonce(nonce, 1000, now));
+      const settled = outcomes(pending);
+      // Stopped once the first batch has committed, while the later ones are queued or in flight.
+      await Promise.race(pending);
+      await mariadb?.stop();
+      const results = await settled;
+      expectOnlyUnavailable(results);
+      await mariadb?.start();
+      expect(results.filter((result) => result.status === 'fulfilled')).to.not.be.empty;
+      const stored = new Set(
+        (
+          await (db as Database)('key_share_nonces')
+            .where('share_id', share.shareId)
+            .pluck<(string | Buffer)[]>('nonce')
+        ).map(String),
+      );
+      nonces.forEach((nonce, i) => {
+        const result = results[i];
+        if (result?.status === 'fulfilled') {
+          expect(result.value).to.equal('added');
+          expect(stored.has(nonce.nonce), nonce.nonce).to.equal(true);
+        }
+      });
+      // The batches work again once the database is back.
+      expect(await store.addNonce(makeShareNonce(share.shareId, now), 1000, now)).to.equal('added');
     });
   });
 });

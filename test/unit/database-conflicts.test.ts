@@ -74,4 +74,16 @@ describe('Database write conflicts and Galera refusals', () => {
     const killed = translateDatabaseError(driverError('ER_CONNECTION_KILLED', 1927, 'Connection was killed'));
     expect((killed as DomainError).code).to.equal('unavailable');
   });
+
+  it("maps a statement refused because its connection had gone (mysql2 fatal, no errno) to 'unavailable'", () => {
+    const closed = Object.assign(new Error("ROLLBACK - Can't add new command when connection is in closed state"), {
+      fatal: true,
+    });
+    expect((translateDatabaseError(closed) as DomainError).code).to.equal('unavailable');
+  });
+
+  it('passes a fatal error the server answered (access denied at login: a configuration bug) through unchanged', () => {
+    const denied = Object.assign(driverError('ER_ACCESS_DENIED_ERROR', 1045, 'Access denied'), { fatal: true });
+    expect(translateDatabaseError(denied)).to.equal(denied);
+  });
 });
