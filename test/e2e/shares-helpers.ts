@@ -2,9 +2,7 @@
 import 'reflect-metadata';
 import { randomBytes } from 'node:crypto';
 import { expect } from 'chai';
-import { status } from '@grpc/grpc-js';
 import { KeyUsageFlags } from '@peculiar/x509';
-import type { KeyShareRecipientServiceClient, KeyShareSenderServiceClient } from '../../gen/cdoc2/shares/v1/shares.js';
 import { configSchema } from '../../src/config/config-schema.js';
 import { issueCertificate, type IssuedCertificate } from '../../src/pki/certificates.js';
 import type { TestPki } from '../support/test-pki.js';
@@ -17,26 +15,22 @@ import {
   type AuthTicket,
   type TicketOptions,
 } from '../support/auth-ticket-builder.js';
-import {
-  grpcCreateNonce,
-  grpcCreateShare,
-  grpcGetShare,
-  https,
-  PROBLEM_ACCEPT,
-  TEST_SHARES_BASE_URL,
-  type HttpResponse,
-  type TestServer,
-} from '../support/test-server.js';
+import { TEST_SHARES_BASE_URL, type TestServer } from '../support/test-server.js';
+import { fetchShare, newNonce, storeShare, type ShareDriver } from '../support/share-drivers.js';
+import type { Refusal } from '../support/transport-outcome.js';
 
 /**
- * Shared pieces of the shares-server (CSS) end-to-end suites: a transport-neutral driver for the three operations,
- * and the table of tickets the server must refuse, so that REST and gRPC are held to exactly the same cases.
+ * Shared pieces of the shares-server (CSS) end-to-end suites: issuing a share with a nonce over any transport's
+ * driver (test/support/share-drivers.ts), and the table of tickets the server must refuse, run over every transport
+ * by shares.test.ts.
  */
 
-export const JSON_HEADERS = { 'content-type': 'application/json' };
-
-/** The nonce lifetime and the bound on live nonces per share that the tests' servers run with: the defaults. */
-export const { nonceTtl: NONCE_TTL_MS, maxNoncesPerShare: MAX_LIVE_NONCES } = configSchema.parse({}).shares;
+/** The nonce lifetime, the bound on live nonces per share and the default expiry the tests' servers run with. */
+export const {
+  nonceTtl: NONCE_TTL_MS,
+  maxNoncesPerShare: MAX_LIVE_NONCES,
+  expiry: { default: SHARES_EXPIRY_DEFAULT_MS },
+} = configSchema.parse({}).shares;
 
 /** What the test PKI's authentication certificate authenticates: `etsi/` + its subject serialNumber. */
 export const recipientOf = (certificate: IssuedCertificate): string => `etsi/${serialNumberOf(certificate)}`;
@@ -47,87 +41,6 @@ export const ticketUrl = (shareId: string, nonce: string, base = TEST_SHARES_BAS
 
 /** A share id of the server's form (32 lowercase hex characters) that no server has issued. */
 export const unknownShareId = (): string => randomBytes(16).toString('hex');
-
-export interface FetchedShare {
-  readonly share: Buffer;
-  readonly recipient: string;
-}
-
-/** The three operations, over one transport; every method expects success. */
-export interface ShareDriver {
-  store(share: Uint8Array, recipient: string): Promise<string>;
-  nonce(shareId: string): Promise<string>;
-  fetch(shareId: string, ticket: string, x5c: string): Promise<FetchedShare>;
-}
-
-/** GET /key-shares/{shareId} with the 1.0.1 header names (or the ones given). */
-export const restGet = (
-  server: TestServer,
-  shareId: string,
-  headers: Record<string, string>,
-  port = server.sharePorts.rest,
-): Promise<HttpResponse> =>
-  https(server.pki, {
-    port,
-    method: 'GET',
-    path: `/key-shares/${shareId}`,
-    headers: { ...PROBLEM_ACCEPT, ...headers },
-  });
-
-export const ticketHeaders = (ticket: string, x5c: string): Record<string, string> => ({
-  'x-cdoc2-auth-ticket': ticket,
-  'x-cdoc2-auth-x5c': x5c,
-});
-
-export function restDriver(server: TestServer, port = server.sharePorts.rest): ShareDriver {
-  return {
-    async store(share, recipient) {
-      const res = await https(server.pki, {
-        port,
-        method: 'POST',
-        path: '/key-shares',
-        headers: JSON_HEADERS,
-        body: JSON.stringify({ share: Buffer.from(share).toString('base64'), recipient }),
-      });
-      expect(res.status, res.body).to.equal(201);
-      const location = String(res.headers['location']);
-      expect(location).to.match(/^\/key-shares\/[0-9a-f]{32}$/);
-      return location.slice('/key-shares/'.length);
-    },
-    async nonce(shareId) {
-      const res = await https(server.pki, { port, method: 'POST', path: `/key-shares/${shareId}/nonce` });
-      expect(res.status, res.body).to.equal(200);
-      const { nonce } = JSON.parse(res.body) as { nonce: string };
-      return nonce;
-    },
-    async fetch(shareId, ticket, x5c) {
-      const res = await restGet(server, shareId, ticketHeaders(ticket, x5c), port);
-      expect(res.status, res.body).to.equal(200);
-      const body = JSON.parse(res.body) as { share: string; recipient: string };
-      return { share: Buffer.from(body.share, 'base64'), recipient: body.recipient };
-    },
-  };
-}
-
-export function grpcDriver(
-  sender: KeyShareSenderServiceClient,
-  recipient: KeyShareRecipientServiceClient,
-): ShareDriver {
-  return {
-    async store(share, recipientId) {
-      const created = await grpcCreateShare(sender, {
-        keyShare: { share: Buffer.from(share), recipient: recipientId },
-      });
-      return created.shareId;
-    },
-    nonce: (shareId) => grpcCreateNonce(recipient, shareId),
-    async fetch(shareId, authTicket, authX5c) {
-      const response = await grpcGetShare(recipient, { shareId, authTicket, authX5c });
-      expect(response.keyShare).to.not.equal(undefined);
-      return { share: Buffer.from(response.keyShare?.share ?? []), recipient: response.keyShare?.recipient ?? '' };
-    },
-  };
-}
 
 /** A stored share with one live nonce, and the URL a ticket for it names. */
 export interface IssuedShare {
@@ -144,8 +57,8 @@ export async function issueShare(
   options: { bytes?: number; base?: string } = {},
 ): Promise<IssuedShare> {
   const share = randomBytes(options.bytes ?? 32);
-  const shareId = await driver.store(share, recipient);
-  const nonce = await driver.nonce(shareId);
+  const shareId = await storeShare(driver, share, recipient);
+  const nonce = await newNonce(driver, shareId);
   return { shareId, nonce, share, recipient, url: ticketUrl(shareId, nonce, options.base) };
 }
 
@@ -174,21 +87,6 @@ export function withDisclosure(disclosure: string, change: (elements: unknown[])
 export const presentation = (jwt: string, disclosures: readonly string[]): string =>
   `${jwt}~${disclosures.map((disclosure) => `${disclosure}~`).join('')}`;
 
-/** How the server must refuse: the HTTP status, and the gRPC code that stands for it. */
-export type Refusal = 'bad-request' | 'unauthenticated' | 'not-found';
-
-export const HTTP_STATUS: Readonly<Record<Refusal, number>> = {
-  'bad-request': 400,
-  unauthenticated: 401,
-  'not-found': 404,
-};
-
-export const GRPC_STATUS: Readonly<Record<Refusal, status>> = {
-  'bad-request': status.INVALID_ARGUMENT,
-  unauthenticated: status.UNAUTHENTICATED,
-  'not-found': status.NOT_FOUND,
-};
-
 /** One GET the server must refuse. */
 export interface Attempt {
   readonly shareId: string;
@@ -208,6 +106,7 @@ export interface CaseContext {
 export interface RefusalCase {
   /** Completes "refuses …". */
   readonly name: string;
+  /** How the server must refuse: a row of the one error table, the same on both transports. */
   readonly refusal: Refusal;
   /** The reason the answer gives (the same text on both transports, but for schema checks). */
   readonly detail: RegExp;
@@ -336,7 +235,7 @@ export const REFUSAL_CASES: readonly RefusalCase[] = [
       const person = signerOf(context);
       const issued = await issueShare(context.driver, recipientOf(person));
       // The replacement names a live nonce, so that only its digest can give it away.
-      const other = await context.driver.nonce(issued.shareId);
+      const other = await newNonce(context.driver, issued.shareId);
       const ticket = createAuthTicket({ signer: person, urls: [issued.url] });
       return {
         shareId: issued.shareId,
@@ -415,7 +314,7 @@ export const REFUSAL_CASES: readonly RefusalCase[] = [
     prepare: async (context) => {
       const person = signerOf(context);
       const issued = await issueShare(context.driver, recipientOf(person));
-      const second = await context.driver.nonce(issued.shareId);
+      const second = await newNonce(context.driver, issued.shareId);
       const ticket = createAuthTicket({ signer: person, urls: [issued.url, ticketUrl(issued.shareId, second)] });
       return {
         shareId: issued.shareId,
@@ -513,7 +412,7 @@ export const REFUSAL_CASES: readonly RefusalCase[] = [
     detail: /^key share not found$/,
     prepare: async (context) => {
       const attempt = await ticketCase(context);
-      const first = await context.driver.fetch(attempt.shareId, attempt.ticket, attempt.x5c);
+      const first = await fetchShare(context.driver, attempt.shareId, attempt.ticket, attempt.x5c);
       expect(first.recipient).to.equal(recipientOf(signerOf(context)));
       return attempt;
     },
@@ -660,5 +559,3 @@ export const changeCharacter = (text: string, index: number): string => {
   const replacement = current === 'A' ? 'B' : 'A';
   return `${text.slice(0, index)}${replacement}${text.slice(index + 1)}`;
 };
-
-export { expectGrpcStatus } from '../support/grpc-assertions.js';

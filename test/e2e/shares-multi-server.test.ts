@@ -2,27 +2,20 @@
 import 'reflect-metadata';
 import { randomBytes } from 'node:crypto';
 import { expect } from 'chai';
-import { status } from '@grpc/grpc-js';
-import type { KeyShareRecipientServiceClient, KeyShareSenderServiceClient } from '../../gen/cdoc2/shares/v1/shares.js';
 import { createAuthTicket, oneLinePem, type AuthTicket } from '../support/auth-ticket-builder.js';
+import { startTestServer, type TestServer } from '../support/test-server.js';
 import {
-  grpcGetShare,
-  shareRecipientClient,
-  shareSenderClient,
-  startTestServer,
-  type TestServer,
-} from '../support/test-server.js';
-import {
-  expectGrpcStatus,
-  grpcDriver,
-  presentation,
-  recipientOf,
-  restDriver,
+  fetchShare,
+  GRPC_SHARES,
+  newNonce,
+  REST_SHARES,
   restGet,
+  storeShare,
   ticketHeaders,
-  ticketUrl,
   type ShareDriver,
-} from './shares-helpers.js';
+} from '../support/share-drivers.js';
+import { expectRefused } from '../support/transport-outcome.js';
+import { presentation, recipientOf, ticketUrl } from './shares-helpers.js';
 
 /**
  * Scheme SC07 (spec/shares-server.md "Why it exists"): the sender splits the key n-of-n by XOR over three shares
@@ -50,21 +43,15 @@ interface Split {
 
 describe('three shares servers and one ticket: a key split n-of-n by XOR (scheme SC07)', () => {
   let servers: TestServer[] = [];
-  let sender: KeyShareSenderServiceClient;
-  let recipient: KeyShareRecipientServiceClient;
   /** Server 1 and 3 are driven over REST, server 2 over gRPC. */
-  let drivers: ShareDriver[];
+  let drivers: ShareDriver[] = [];
 
   before(async () => {
     servers = await Promise.all(BASE_URLS.map((base) => startTestServer({ shares: { baseUrls: [base] } })));
-    const second = servers[1] as TestServer;
-    sender = shareSenderClient(second.pki, second.sharePorts.grpc);
-    recipient = shareRecipientClient(second.pki, second.sharePorts.grpc);
-    drivers = servers.map((server, index) => (index === 1 ? grpcDriver(sender, recipient) : restDriver(server)));
+    drivers = servers.map((server, index) => (index === 1 ? GRPC_SHARES : REST_SHARES).driver(server));
   });
   after(async () => {
-    sender?.close();
-    recipient?.close();
+    drivers.forEach((driver) => driver.close());
     await Promise.all(servers.map((server) => server.close()));
   });
 
@@ -79,8 +66,8 @@ describe('three shares servers and one ticket: a key split n-of-n by XOR (scheme
     const others = [randomBytes(32), randomBytes(32)];
     const shares = [xor(key, ...others), ...others];
     const person = recipientOf(signer());
-    const shareIds = await Promise.all(shares.map((share, i) => driver(i).store(share, person)));
-    const nonces = await Promise.all(shareIds.map((shareId, i) => driver(i).nonce(shareId)));
+    const shareIds = await Promise.all(shares.map((share, i) => storeShare(driver(i), share, person)));
+    const nonces = await Promise.all(shareIds.map((shareId, i) => newNonce(driver(i), shareId)));
     const ticket = createAuthTicket({
       signer: signer(),
       urls: shareIds.map((shareId, i) => ticketUrl(shareId, nonces[i] ?? '', BASE_URLS[i])),
@@ -93,7 +80,9 @@ describe('three shares servers and one ticket: a key split n-of-n by XOR (scheme
   it('gives each server only its own presentation, gets each share back, and their XOR is the key', async () => {
     const recovered = await split();
     const fetched = await Promise.all(
-      recovered.shareIds.map((shareId, i) => driver(i).fetch(shareId, recovered.ticket.presentationFor(i), x5c())),
+      recovered.shareIds.map((shareId, i) =>
+        fetchShare(driver(i), shareId, recovered.ticket.presentationFor(i), x5c()),
+      ),
     );
     fetched.forEach(({ share, recipient: owner }, i) => {
       expect(share.equals(recovered.shares[i] ?? Buffer.alloc(0)), `share ${i + 1}`).to.equal(true);
@@ -116,37 +105,27 @@ describe('three shares servers and one ticket: a key split n-of-n by XOR (scheme
       const rest = await restGet(server(1), shareId, ticketHeaders(forFirst, x5c()));
       expect(rest.status, rest.body).to.equal(401);
       expect(JSON.parse(rest.body).detail).to.match(/another server/);
-      const grpc = await expectGrpcStatus(
-        grpcGetShare(recipient, { shareId, authTicket: forFirst, authX5c: x5c() }),
-        status.UNAUTHENTICATED,
-      );
-      expect(grpc.details).to.match(/another server/);
+      const grpc = expectRefused(await driver(1).get(shareId, forFirst, x5c()), 'unauthenticated');
+      expect(grpc.detail).to.match(/another server/);
     }
     // The refusals used up nothing: server 2 still serves its own presentation, and server 1 its own.
-    const second = await driver(1).fetch(shareIdOf(replay, 1), replay.ticket.presentationFor(1), x5c());
+    const second = await fetchShare(driver(1), shareIdOf(replay, 1), replay.ticket.presentationFor(1), x5c());
     expect(second.share.equals(replay.shares[1] ?? Buffer.alloc(0))).to.equal(true);
-    const first = await driver(0).fetch(shareIdOf(replay, 0), forFirst, x5c());
+    const first = await fetchShare(driver(0), shareIdOf(replay, 0), forFirst, x5c());
     expect(first.share.equals(replay.shares[0] ?? Buffer.alloc(0))).to.equal(true);
   });
 
   it("consumes each server's nonce: presenting the same ticket again is 404 everywhere", async () => {
     const once = await split();
     for (const [i, shareId] of once.shareIds.entries()) {
-      await driver(i).fetch(shareId, once.ticket.presentationFor(i), x5c());
+      await fetchShare(driver(i), shareId, once.ticket.presentationFor(i), x5c());
     }
     for (const [i, shareId] of once.shareIds.entries()) {
       const again = await restGet(server(i), shareId, ticketHeaders(once.ticket.presentationFor(i), x5c()));
       expect(again.status, `server ${i + 1}: ${again.body}`).to.equal(404);
       expect(JSON.parse(again.body).detail).to.equal('key share not found');
     }
-    await expectGrpcStatus(
-      grpcGetShare(recipient, {
-        shareId: shareIdOf(once, 1),
-        authTicket: once.ticket.presentationFor(1),
-        authX5c: x5c(),
-      }),
-      status.NOT_FOUND,
-    );
+    expectRefused(await driver(1).get(shareIdOf(once, 1), once.ticket.presentationFor(1), x5c()), 'not-found');
   });
 
   it("refuses a presentation that discloses the other servers' URLs as well", async () => {
@@ -161,8 +140,8 @@ describe('three shares servers and one ticket: a key split n-of-n by XOR (scheme
   it('holds each server to its exact base URL: the port of server 2 and the base path of server 3', async () => {
     const exact = await split();
     const person = signer();
-    const nonce2 = await driver(1).nonce(shareIdOf(exact, 1));
-    const nonce3 = await driver(2).nonce(shareIdOf(exact, 2));
+    const nonce2 = await newNonce(driver(1), shareIdOf(exact, 1));
+    const nonce3 = await newNonce(driver(2), shareIdOf(exact, 2));
     const wrong = createAuthTicket({
       signer: person,
       urls: [
@@ -181,8 +160,8 @@ describe('three shares servers and one ticket: a key split n-of-n by XOR (scheme
         ticketUrl(shareIdOf(exact, 2), nonce3, BASE_URLS[2]),
       ],
     });
-    const second = await driver(1).fetch(shareIdOf(exact, 1), right.presentationFor(0), x5c());
-    const third = await driver(2).fetch(shareIdOf(exact, 2), right.presentationFor(1), x5c());
+    const second = await fetchShare(driver(1), shareIdOf(exact, 1), right.presentationFor(0), x5c());
+    const third = await fetchShare(driver(2), shareIdOf(exact, 2), right.presentationFor(1), x5c());
     expect(second.share.equals(exact.shares[1] ?? Buffer.alloc(0))).to.equal(true);
     expect(third.share.equals(exact.shares[2] ?? Buffer.alloc(0))).to.equal(true);
   });

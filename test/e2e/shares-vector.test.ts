@@ -12,7 +12,9 @@ import {
   type HttpResponse,
   type TestServer,
 } from '../support/test-server.js';
-import { changeCharacter, expectGrpcStatus, NONCE_TTL_MS, restGet, ticketHeaders } from './shares-helpers.js';
+import { expectGrpcStatus } from '../support/grpc-assertions.js';
+import { restGet, ticketHeaders } from '../support/share-drivers.js';
+import { changeCharacter, NONCE_TTL_MS } from './shares-helpers.js';
 
 /**
  * The public Smart-ID demo ticket (spec/shares-server.md "Test vector"), made by the reference Java client against
