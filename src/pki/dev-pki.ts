@@ -4,7 +4,12 @@ import { X509Certificate } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { KeyUsageFlags } from '@peculiar/x509';
-import { issueCertificate } from './certificates.js';
+import {
+  issueCertificate,
+  type CertificateProfile,
+  type IssuedCertificate,
+  type IssueOptions,
+} from './certificates.js';
 
 /**
  * The development PKI of the zero-configuration start (spec/interfaces.md "Command line"): a self-signed CA, a
@@ -47,6 +52,35 @@ const isUsable = (paths: DevPkiPaths): boolean => {
   );
 };
 
+/** An EC P-256 certificate: the key of every certificate of a local PKI that does not stand for a person. */
+export const issueEcP256 = (
+  subject: string,
+  profile: CertificateProfile,
+  options: Omit<IssueOptions, 'subject' | 'key' | 'profile'> = {},
+): Promise<IssuedCertificate> =>
+  issueCertificate({ subject, key: { kind: 'ec', curve: 'P-256' }, profile, ...options });
+
+/**
+ * A self-signed CA and, under it, the server certificate for localhost (and the loopback addresses given): how
+ * the development PKI starts, and the tests' PKI (test/support/test-pki.ts) too.
+ */
+export async function issueLocalServerPki(options: {
+  /** The `O=…` part of both subjects. */
+  readonly organization: string;
+  readonly caName: string;
+  readonly ipAddresses: readonly string[];
+  readonly pathLength?: number;
+}): Promise<{ ca: IssuedCertificate; server: IssuedCertificate }> {
+  const { organization, caName, ipAddresses, pathLength } = options;
+  const ca = await issueEcP256(`CN=${caName}, ${organization}`, 'ca', pathLength === undefined ? {} : { pathLength });
+  const server = await issueEcP256(`CN=localhost, ${organization}`, 'server', {
+    issuer: ca,
+    dnsNames: ['localhost'],
+    ipAddresses,
+  });
+  return { ca, server };
+}
+
 /** Creates the development PKI in `dir` unless a usable one is there; returns its file paths and whether it was made. */
 export async function ensureDevPki(dir: string): Promise<{ paths: DevPkiPaths; created: boolean }> {
   const paths = devPkiPaths(dir);
@@ -54,30 +88,15 @@ export async function ensureDevPki(dir: string): Promise<{ paths: DevPkiPaths; c
     return { paths, created: false };
   }
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const ca = await issueCertificate({
-    subject: 'CN=cdoc2-keyserver development CA, O=cdoc2-keyserver (development only)',
-    key: { kind: 'ec', curve: 'P-256' },
-    profile: 'ca',
+  const organization = 'O=cdoc2-keyserver (development only)';
+  const { ca, server } = await issueLocalServerPki({
+    organization,
+    caName: 'cdoc2-keyserver development CA',
+    ipAddresses: ['127.0.0.1', '::1'],
     pathLength: 0,
   });
-  const server = await issueCertificate({
-    subject: 'CN=localhost, O=cdoc2-keyserver (development only)',
-    key: { kind: 'ec', curve: 'P-256' },
-    profile: 'server',
-    issuer: ca,
-    dnsNames: ['localhost'],
-    ipAddresses: ['127.0.0.1', '::1'],
-  });
-  const client = await issueCertificate({
-    subject: 'CN=Development Recipient, O=cdoc2-keyserver (development only)',
-    key: { kind: 'ec', curve: 'P-256' },
-    profile: 'client',
-    issuer: ca,
-  });
-  const authCa = await issueCertificate({
-    subject: 'CN=cdoc2-keyserver development authentication CA, O=cdoc2-keyserver (development only)',
-    key: { kind: 'ec', curve: 'P-256' },
-    profile: 'ca',
+  const client = await issueEcP256(`CN=Development Recipient, ${organization}`, 'client', { issuer: ca });
+  const authCa = await issueEcP256(`CN=cdoc2-keyserver development authentication CA, ${organization}`, 'ca', {
     pathLength: 0,
   });
   const auth = await issueCertificate({

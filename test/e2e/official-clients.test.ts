@@ -3,7 +3,7 @@ import { expect } from 'chai';
 import type { IssuedCertificate } from '../../src/pki/certificates.js';
 import { createAuthTicket, serialNumberOf } from '../support/auth-ticket-builder.js';
 import { capsuleFor } from '../support/capsule-fixtures.js';
-import { restCreateCapsule } from '../support/rest-round-trip.js';
+import { restCreateCapsule, restCreateShare } from '../support/rest-round-trip.js';
 import { https, startTestServer, TEST_SHARES_BASE_URL, type TestServer } from '../support/test-server.js';
 
 /**
@@ -293,13 +293,12 @@ describe('the official functional test plan for key shares (NEG cases)', () => {
   });
 
   it('POST NEG-01 a share one byte over 128: 400 and no Location', async () => {
-    const res = await https(server.pki, {
-      port: server.sharePorts.rest,
-      method: 'POST',
-      path: '/key-shares',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ share: Buffer.alloc(129, 1).toString('base64'), recipient: 'etsi/PNOEE-30303039914' }),
-    });
+    const res = await restCreateShare(
+      server.pki,
+      server.sharePorts.rest,
+      Buffer.alloc(129, 1),
+      'etsi/PNOEE-30303039914',
+    );
     expect(res.status).to.equal(400);
     expect(res.headers['location']).to.equal(undefined);
   });

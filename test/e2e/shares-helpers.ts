@@ -141,7 +141,8 @@ const signerOf = ({ server }: CaseContext): IssuedCertificate => server.pki.auth
 async function ticketCase(
   context: CaseContext,
   options: Partial<TicketOptions> & { signer?: IssuedCertificate } = {},
-  transform: (ticket: AuthTicket, issued: IssuedShare) => string = (ticket) => ticket.presentationFor(0),
+  transform: (ticket: AuthTicket, issued: IssuedShare) => string | Promise<string> = (ticket) =>
+    ticket.presentationFor(0),
 ): Promise<Attempt> {
   const person = signerOf(context);
   const issued = await issueShare(context.driver, recipientOf(person));
@@ -149,7 +150,7 @@ async function ticketCase(
   const ticket = createAuthTicket({ urls: [issued.url], ...options, signer });
   return {
     shareId: issued.shareId,
-    ticket: transform(ticket, issued),
+    ticket: await transform(ticket, issued),
     x5c: oneLinePem(signer),
     secrets: secretsOf(issued),
   };
@@ -231,19 +232,12 @@ export const REFUSAL_CASES: readonly RefusalCase[] = [
     name: 'a ticket whose URL disclosure was changed (to name another live nonce of the same share)',
     refusal: 'unauthenticated',
     detail: /disclosure is not referenced/,
-    prepare: async (context) => {
-      const person = signerOf(context);
-      const issued = await issueShare(context.driver, recipientOf(person));
-      // The replacement names a live nonce, so that only its digest can give it away.
-      const other = await newNonce(context.driver, issued.shareId);
-      const ticket = createAuthTicket({ signer: person, urls: [issued.url] });
-      return {
-        shareId: issued.shareId,
-        ticket: presentation(ticket.jwt, [ticket.audDisclosure, replaceNonce(ticket.urlDisclosures[0] ?? '', other)]),
-        x5c: oneLinePem(person),
-        secrets: secretsOf(issued),
-      };
-    },
+    prepare: (context) =>
+      ticketCase(context, {}, async (ticket, issued) => {
+        // The replacement names a live nonce, so that only its digest can give it away.
+        const other = await newNonce(context.driver, issued.shareId);
+        return presentation(ticket.jwt, [ticket.audDisclosure, replaceNonce(ticket.urlDisclosures[0] ?? '', other)]);
+      }),
   },
   {
     name: 'a ticket whose aud disclosure was changed (a digest added)',
@@ -289,17 +283,11 @@ export const REFUSAL_CASES: readonly RefusalCase[] = [
     name: 'a ticket whose aud is a plain signed claim instead of a disclosure',
     refusal: 'unauthenticated',
     detail: /aud must be selectively disclosed/,
-    prepare: async (context) => {
-      const person = signerOf(context);
-      const issued = await issueShare(context.driver, recipientOf(person));
-      const ticket = createAuthTicket({ signer: person, urls: [], extraClaims: { aud: [issued.url], _sd: [] } });
-      return {
-        shareId: issued.shareId,
-        ticket: presentation(ticket.jwt, []),
-        x5c: oneLinePem(person),
-        secrets: secretsOf(issued),
-      };
-    },
+    prepare: (context) =>
+      ticketCase(context, {}, (_ticket, issued) => {
+        const extraClaims = { aud: [issued.url], _sd: [] };
+        return presentation(createAuthTicket({ signer: signerOf(context), urls: [], extraClaims }).jwt, []);
+      }),
   },
   {
     name: 'a ticket that declares a digest algorithm other than sha-256',
@@ -311,18 +299,12 @@ export const REFUSAL_CASES: readonly RefusalCase[] = [
     name: 'a ticket that discloses two aud URLs (both for this server and share)',
     refusal: 'unauthenticated',
     detail: /exactly one aud URL/,
-    prepare: async (context) => {
-      const person = signerOf(context);
-      const issued = await issueShare(context.driver, recipientOf(person));
-      const second = await newNonce(context.driver, issued.shareId);
-      const ticket = createAuthTicket({ signer: person, urls: [issued.url, ticketUrl(issued.shareId, second)] });
-      return {
-        shareId: issued.shareId,
-        ticket: presentation(ticket.jwt, [ticket.audDisclosure, ...ticket.urlDisclosures]),
-        x5c: oneLinePem(person),
-        secrets: secretsOf(issued),
-      };
-    },
+    prepare: (context) =>
+      ticketCase(context, {}, async (_ticket, issued) => {
+        const second = ticketUrl(issued.shareId, await newNonce(context.driver, issued.shareId));
+        const ticket = createAuthTicket({ signer: signerOf(context), urls: [issued.url, second] });
+        return presentation(ticket.jwt, [ticket.audDisclosure, ...ticket.urlDisclosures]);
+      }),
   },
   {
     name: 'a ticket that discloses no aud URL',
@@ -382,16 +364,13 @@ export const REFUSAL_CASES: readonly RefusalCase[] = [
     refusal: 'not-found',
     detail: /^key share not found$/,
     prepare: async (context) => {
-      const person = signerOf(context);
-      const issued = await issueShare(context.driver, recipientOf(person));
-      const other = await issueShare(context.driver, recipientOf(person));
-      const ticket = createAuthTicket({ signer: person, urls: [ticketUrl(issued.shareId, other.nonce)] });
-      return {
-        shareId: issued.shareId,
-        ticket: ticket.presentationFor(0),
-        x5c: oneLinePem(person),
-        secrets: [...secretsOf(issued), ...secretsOf(other)],
-      };
+      const other = await issueShare(context.driver, recipientOf(signerOf(context)));
+      const attempt = await ticketCase(context, {}, (_ticket, issued) =>
+        createAuthTicket({ signer: signerOf(context), urls: [ticketUrl(issued.shareId, other.nonce)] }).presentationFor(
+          0,
+        ),
+      );
+      return { ...attempt, secrets: [...attempt.secrets, ...secretsOf(other)] };
     },
   },
   {

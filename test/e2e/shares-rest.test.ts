@@ -4,13 +4,8 @@ import { randomBytes } from 'node:crypto';
 import { expect } from 'chai';
 import type { AuthName } from '../support/test-pki.js';
 import { base64urlDer, createAuthTicket, oneLinePem } from '../support/auth-ticket-builder.js';
-import {
-  https,
-  startTestServer,
-  TEST_SHARES_BASE_URL,
-  type HttpResponse,
-  type TestServer,
-} from '../support/test-server.js';
+import { startTestServer, TEST_SHARES_BASE_URL, type HttpResponse, type TestServer } from '../support/test-server.js';
+import { restCreateShare } from '../support/rest-round-trip.js';
 import { REST_SHARES, restGet, restNonce, ticketHeaders, type ShareDriver } from '../support/share-drivers.js';
 import { issueShare, recipientOf, secretsOf, ticketUrl, type IssuedShare } from './shares-helpers.js';
 
@@ -77,13 +72,7 @@ describe('shares server (CSS) over REST only (real TLS 1.3, MariaDB)', () => {
     });
 
     it('answers the create with 201, an empty body and Location /key-shares/<32 hex>', async () => {
-      const res = await https(server.pki, {
-        port: server.sharePorts.rest,
-        method: 'POST',
-        path: '/key-shares',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ share: randomBytes(32).toString('base64'), recipient: 'etsi/PNOEE-48010010101' }),
-      });
+      const res = await restCreateShare(server.pki, server.sharePorts.rest, randomBytes(32), 'etsi/PNOEE-48010010101');
       expect(res.status).to.equal(201);
       expect(res.headers['location']).to.match(/^\/key-shares\/[0-9a-f]{32}$/);
       expect(res.body).to.equal('');

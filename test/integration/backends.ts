@@ -138,3 +138,32 @@ export async function remainingIds(db: Database): Promise<string[]> {
   const ids = await db(TABLE).pluck<Array<string | Buffer>>('transaction_id');
   return ids.map((id) => (Buffer.isBuffer(id) ? id.toString('latin1') : id)).sort();
 }
+
+/**
+ * A store on the suite's database, made in `before` by `create`, with `tables` emptied (in the order given) before
+ * every case. The store is returned at once, as a stand-in that forwards each call to the one made in `before`.
+ */
+export function storeOn<Store extends object>(
+  backend: BackendContext,
+  create: (db: Database) => Store,
+  tables: readonly string[],
+): Store {
+  let store: Store | undefined;
+  before(() => {
+    store = create(backend.db);
+  });
+  beforeEach(async () => {
+    for (const table of tables) {
+      await backend.db(table).delete();
+    }
+  });
+  return new Proxy({} as Store, {
+    get(_target, property) {
+      if (!store) {
+        throw new Error('the store is made in before()');
+      }
+      const value: unknown = Reflect.get(store, property);
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(store) : value;
+    },
+  });
+}

@@ -3,10 +3,11 @@ import { type CapsuleStore } from '../../src/domain/capsules/capsule-store.js';
 import { DomainError, IdConflictError } from '../../src/domain/errors.js';
 import { createDatabase, migrateLatest, migrateRollbackAll } from '../../src/storage/database.js';
 import { createKnexCapsuleStore } from '../../src/storage/knex-capsule-store.js';
+import { rejectionOf } from '../support/rejections.js';
 import { describeEachBackend, makeCapsule, newId } from './backends.js';
 
 /** Records what Knex reports through the logger createDatabase gives it, by level. */
-function recordingLogger() {
+function knexLogRecorder() {
   const warnings: string[] = [];
   const debug: string[] = [];
   const record =
@@ -15,15 +16,6 @@ function recordingLogger() {
       into.push(String((object as { knex?: unknown }).knex));
     };
   return { warnings, debug, logger: { warn: record(warnings), debug: record(debug) } };
-}
-
-async function rejection(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected the operation to fail');
 }
 
 describe('Database errors', () => {
@@ -40,10 +32,10 @@ describe('Database errors', () => {
 
         for (const [name, operation] of operations) {
           it(`makes ${name} reject with an 'unavailable' DomainError that names no host and no SQL`, async () => {
-            const { warnings, debug, logger } = recordingLogger();
+            const { warnings, debug, logger } = knexLogRecorder();
             const unreachable = createDatabase({ url: UNREACHABLE_URL, logger });
             try {
-              const error = await rejection(operation(createKnexCapsuleStore(unreachable)));
+              const error = await rejectionOf(operation(createKnexCapsuleStore(unreachable)));
               // Knex's own complaint reaches the server's logger, not the console, as one debug line: the failure
               // itself is reported by whoever called (one line at start, a 503 and its log line later).
               expect(debug.some((line) => line.includes('ECONNREFUSED'))).to.equal(true);
@@ -70,7 +62,7 @@ describe('Database errors', () => {
       it('passes a missing table through as the driver error, not as unavailable or a conflict', async () => {
         await migrateRollbackAll(backend.db);
 
-        const error = await rejection(createKnexCapsuleStore(backend.db).findUnexpired(newId(), new Date()));
+        const error = await rejectionOf(createKnexCapsuleStore(backend.db).findUnexpired(newId(), new Date()));
 
         expect(error).to.be.instanceOf(Error);
         expect(error).to.not.be.instanceOf(DomainError);

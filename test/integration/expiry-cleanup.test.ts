@@ -3,7 +3,7 @@ import { runExpiryCleanup } from '../../src/domain/capsules/expiry-cleanup.js';
 import { type CapsuleStore } from '../../src/domain/capsules/capsule-store.js';
 import { createKnexCapsuleStore } from '../../src/storage/knex-capsule-store.js';
 import { createTestClock } from '../support/test-clock.js';
-import { describeEachBackend, makeCapsule, remainingIds, TABLE } from './backends.js';
+import { describeEachBackend, makeCapsule, remainingIds, TABLE, storeOn } from './backends.js';
 
 const NOW = new Date('2030-06-01T12:00:00.000Z');
 
@@ -30,13 +30,7 @@ async function seed(
 
 describe('Expiry cleanup on a real database', () => {
   describeEachBackend((backend) => {
-    let store: CapsuleStore;
-    before(() => {
-      store = createKnexCapsuleStore(backend.db);
-    });
-    beforeEach(async () => {
-      await backend.db(TABLE).delete();
-    });
+    const store = storeOn(backend, createKnexCapsuleStore, [TABLE]);
 
     describe('runExpiryCleanup', () => {
       it('deletes at most batchSize × maxBatches per run and continues on the next run', async () => {

@@ -1,9 +1,8 @@
 import { expect } from 'chai';
-import { type CapsuleStore } from '../../src/domain/capsules/capsule-store.js';
 import { type StoredCapsule } from '../../src/domain/capsules/capsule.js';
 import { IdConflictError } from '../../src/domain/errors.js';
 import { createKnexCapsuleStore } from '../../src/storage/knex-capsule-store.js';
-import { bytes, describeEachBackend, makeCapsule, newId, remainingIds, TABLE } from './backends.js';
+import { bytes, describeEachBackend, makeCapsule, newId, remainingIds, TABLE, storeOn } from './backends.js';
 
 /** Compares every field, bytes exactly and instants to the millisecond. */
 function expectSameCapsule(actual: StoredCapsule | undefined, expected: StoredCapsule): void {
@@ -29,13 +28,7 @@ const BEFORE_ALL_EXPIRIES = new Date('2030-01-01T00:00:00.000Z');
 
 describe('Knex capsule store', () => {
   describeEachBackend((backend) => {
-    let store: CapsuleStore;
-    before(() => {
-      store = createKnexCapsuleStore(backend.db);
-    });
-    beforeEach(async () => {
-      await backend.db(TABLE).delete();
-    });
+    const store = storeOn(backend, createKnexCapsuleStore, [TABLE]);
 
     describe('insert and findUnexpired', () => {
       for (const recipientLength of [65, 133, 2100]) {

@@ -3,11 +3,11 @@ import { expect } from 'chai';
 import { runExpiryCleanup } from '../../src/domain/capsules/expiry-cleanup.js';
 import { IdConflictError } from '../../src/domain/errors.js';
 import { type ShareNonce, type StoredShare } from '../../src/domain/shares/key-share.js';
-import { type ShareStore } from '../../src/domain/shares/share-store.js';
 import { type Database } from '../../src/storage/database.js';
 import { createKnexShareStore } from '../../src/storage/knex-share-store.js';
 import { createTestClock } from '../support/test-clock.js';
-import { describeEachBackend } from './backends.js';
+import { describeEachBackend, storeOn } from './backends.js';
+import { rejectionOf } from '../support/rejections.js';
 
 const SHARES = 'key_shares';
 const NONCES = 'key_share_nonces';
@@ -88,26 +88,9 @@ function expectSameShare(actual: StoredShare | undefined, expected: StoredShare)
   expect(found.createdAt.getTime()).to.equal(expected.createdAt.getTime());
 }
 
-/** The error `promise` rejects with; fails the test when it resolves. */
-async function rejectionOf(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  expect.fail('expected a rejection');
-}
-
 describe('Knex share store', () => {
   describeEachBackend((backend) => {
-    let store: ShareStore;
-    before(() => {
-      store = createKnexShareStore(backend.db);
-    });
-    beforeEach(async () => {
-      await backend.db(NONCES).delete();
-      await backend.db(SHARES).delete();
-    });
+    const store = storeOn(backend, createKnexShareStore, [NONCES, SHARES]);
 
     /** Inserts a share and returns it. */
     const stored = async (fields: ShareFields = {}): Promise<StoredShare> => {

@@ -28,18 +28,28 @@ export async function restCapsuleRoundTrip(
   return { stored, created, fetched };
 }
 
+/** POSTs a key share as JSON to the REST shares listener on `port`, as a sender does (extra headers added). */
+export const restCreateShare = (
+  pki: TestPki,
+  port: number,
+  share: Uint8Array,
+  recipient: string,
+  headers: Record<string, string> = {},
+): Promise<HttpResponse> =>
+  https(pki, {
+    port,
+    method: 'POST',
+    path: '/key-shares',
+    headers: { ...JSON_HEADERS, ...headers },
+    body: JSON.stringify({ share: Buffer.from(share).toString('base64'), recipient }),
+  });
+
 /** Stores a random key share over REST, then asks for a nonce for it. */
 export async function restShareAndNonce(
   pki: TestPki,
   port: number,
 ): Promise<{ created: HttpResponse; nonce: HttpResponse }> {
-  const created = await https(pki, {
-    port,
-    method: 'POST',
-    path: '/key-shares',
-    headers: JSON_HEADERS,
-    body: JSON.stringify({ share: randomBytes(32).toString('base64'), recipient: 'etsi/PNOEE-38001085718' }),
-  });
+  const created = await restCreateShare(pki, port, randomBytes(32), 'etsi/PNOEE-38001085718');
   const nonce = await https(pki, { port, method: 'POST', path: `${String(created.headers['location'])}/nonce` });
   return { created, nonce };
 }

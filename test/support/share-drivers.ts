@@ -8,6 +8,7 @@ import {
   shareSenderClient,
 } from './test-server.js';
 import { https, PROBLEM_ACCEPT, type HttpResponse, type TestServer } from './test-server.js';
+import { restCreateShare } from './rest-round-trip.js';
 import { expectOk, grpcOutcome, mapOutcome, restOutcome, type Outcome } from './transport-outcome.js';
 
 /** What a create answers, whichever wire carried it. */
@@ -80,16 +81,9 @@ export const REST_SHARES: ShareTransport = {
   name: 'REST',
   driver: (server) => ({
     async create(share, recipient, requestedExpiryTime) {
-      const res = await https(server.pki, {
-        port: server.sharePorts.rest,
-        method: 'POST',
-        path: '/key-shares',
-        headers: {
-          ...PROBLEM_ACCEPT,
-          'content-type': 'application/json',
-          ...(requestedExpiryTime ? { 'x-expiry-time': requestedExpiryTime.toISOString() } : {}),
-        },
-        body: JSON.stringify({ share: Buffer.from(share).toString('base64'), recipient }),
+      const res = await restCreateShare(server.pki, server.sharePorts.rest, share, recipient, {
+        ...PROBLEM_ACCEPT,
+        ...(requestedExpiryTime ? { 'x-expiry-time': requestedExpiryTime.toISOString() } : {}),
       });
       return restOutcome(res, 201, () => {
         const location = String(res.headers['location']);

@@ -5,6 +5,7 @@ import { KeyUsageFlags } from '@peculiar/x509';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { issueCertificate, type IssuedCertificate, type KeySpec } from '../../src/pki/certificates.js';
+import { issueEcP256, issueLocalServerPki } from '../../src/pki/dev-pki.js';
 
 /**
  * The tests' PKI: a CA, a server certificate for localhost, recipient client certificates with every key kind the
@@ -68,17 +69,10 @@ const DAY = 86_400_000;
 
 export async function generateTestPki(dir = mkdtempSync(join(tmpdir(), 'cdoc2-test-pki-'))): Promise<TestPki> {
   mkdirSync(dir, { recursive: true });
-  const ca = await issueCertificate({
-    subject: 'CN=cdoc2 test CA, O=cdoc2-keyserver tests',
-    key: { kind: 'ec', curve: 'P-256' },
-    profile: 'ca',
-  });
-  const server = await issueCertificate({
-    subject: 'CN=localhost, O=cdoc2-keyserver tests',
-    key: { kind: 'ec', curve: 'P-256' },
-    profile: 'server',
-    issuer: ca,
-    dnsNames: ['localhost'],
+  const organization = 'O=cdoc2-keyserver tests';
+  const { ca, server } = await issueLocalServerPki({
+    organization,
+    caName: 'cdoc2 test CA',
     ipAddresses: ['127.0.0.1'],
   });
   const clientEntries = await Promise.all(
@@ -95,21 +89,9 @@ export async function generateTestPki(dir = mkdtempSync(join(tmpdir(), 'cdoc2-te
         ] as const,
     ),
   );
-  const untrustedCa = await issueCertificate({
-    subject: 'CN=untrusted CA, O=somebody else',
-    key: { kind: 'ec', curve: 'P-256' },
-    profile: 'ca',
-  });
-  const untrustedClient = await issueCertificate({
-    subject: 'CN=Impostor, O=somebody else',
-    key: { kind: 'ec', curve: 'P-256' },
-    profile: 'client',
-    issuer: untrustedCa,
-  });
-  const expiredClient = await issueCertificate({
-    subject: 'CN=Expired Recipient, O=cdoc2-keyserver tests',
-    key: { kind: 'ec', curve: 'P-256' },
-    profile: 'client',
+  const untrustedCa = await issueEcP256('CN=untrusted CA, O=somebody else', 'ca');
+  const untrustedClient = await issueEcP256('CN=Impostor, O=somebody else', 'client', { issuer: untrustedCa });
+  const expiredClient = await issueEcP256(`CN=Expired Recipient, ${organization}`, 'client', {
     issuer: ca,
     notBefore: new Date(Date.now() - 30 * DAY),
     notAfter: new Date(Date.now() - DAY),

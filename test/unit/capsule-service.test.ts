@@ -10,10 +10,12 @@ import {
 import type { CapsuleStore } from '../../src/domain/capsules/capsule-store.js';
 import type { ExpiryPolicy } from '../../src/domain/expiry-policy.js';
 import type { RecipientKey } from '../../src/domain/capsules/recipient-key.js';
-import { DomainError, IdConflictError, unavailable } from '../../src/domain/errors.js';
+import { type DomainError, IdConflictError, unavailable } from '../../src/domain/errors.js';
 import type { RandomSource } from '../../src/domain/random.js';
 import { createTestClock, type TestClock } from '../support/test-clock.js';
 import { pkcs1Der, randomEcPoint, randomModulus } from '../fixtures/keys.js';
+import { countingRandom, type CountingRandom } from '../support/counting-random.js';
+import { domainRejection, rejectionOf } from '../support/rejections.js';
 
 const DAY = 86_400_000;
 const START = new Date('2026-03-15T10:00:00.000Z');
@@ -59,22 +61,10 @@ class InMemoryCapsuleStore implements CapsuleStore {
   }
 }
 
-/** Deterministic bytes: call n fills its buffer with (n * 17 + i) mod 256, so every call differs. */
-function countingRandom(): RandomSource & { calls: number } {
-  const source = {
-    calls: 0,
-    bytes(length: number): Uint8Array {
-      const call = ++source.calls;
-      return Uint8Array.from({ length }, (_, i) => (call * 17 + i) % 256);
-    },
-  };
-  return source;
-}
-
 interface Fixture {
   readonly store: InMemoryCapsuleStore;
   readonly clock: TestClock;
-  readonly random: ReturnType<typeof countingRandom>;
+  readonly random: CountingRandom;
   readonly service: CapsuleService;
 }
 
@@ -97,31 +87,18 @@ const rsaCapsule = (): Capsule => ({
   ephemeralKeyMaterial: randomBytes(256),
 });
 
+const ecKey = (curve: 'P-256' | 'P-384', point: Uint8Array): RecipientKey => ({
+  kind: 'ec',
+  curve,
+  point: Buffer.from(point),
+});
+const rsaKey = (pkcs1: Uint8Array): RecipientKey => ({ kind: 'rsa', pkcs1: Buffer.from(pkcs1) });
+
 const ecKeyOf = (capsule: Capsule): RecipientKey => ({
   kind: 'ec',
   curve: 'P-256',
   point: Buffer.from(capsule.recipientId),
 });
-
-/** Awaits a promise that must reject with a DomainError and returns it. */
-async function domainRejection(promise: Promise<unknown>): Promise<DomainError> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error).to.be.instanceOf(DomainError);
-    return error as DomainError;
-  }
-  throw new Error('expected a DomainError, but the call succeeded');
-}
-
-async function rejection(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected a rejection, but the call succeeded');
-}
 
 describe('newTransactionId', () => {
   it('is KC followed by the 16 random bytes in lower-case hex', () => {
@@ -210,7 +187,7 @@ describe('CapsuleService', () => {
     it('fails after three id conflicts in a row, storing nothing', async () => {
       const { service, store } = fixture();
       store.failures.push(new IdConflictError('taken'), new IdConflictError('taken'), new IdConflictError('taken'));
-      const error = await rejection(service.create(ecCapsule()));
+      const error = await rejectionOf(service.create(ecCapsule()));
       expect(error).to.be.instanceOf(IdConflictError);
       expect(new Set(store.insertedIds).size).to.equal(3);
       expect(store.capsules.size).to.equal(0);
@@ -318,44 +295,34 @@ describe('CapsuleService', () => {
             return service.get(id, ecKeyOf(capsule));
           },
         },
-        {
-          what: 'another EC key on the same curve',
-          capsule: ecCapsule,
-          act: ({ service }, _capsule, id) =>
-            service.get(id, { kind: 'ec', curve: 'P-256', point: randomEcPoint('P-256').point }),
-        },
-        {
-          what: 'the right point bytes under another curve label',
-          capsule: ecCapsule,
-          act: ({ service }, capsule, id) =>
-            service.get(id, { kind: 'ec', curve: 'P-384', point: Buffer.from(capsule.recipientId) }),
-        },
-        {
-          what: 'an RSA key (even with the point’s bytes) for an EC capsule',
-          capsule: ecCapsule,
-          act: ({ service }, capsule, id) => service.get(id, { kind: 'rsa', pkcs1: Buffer.from(capsule.recipientId) }),
-        },
-        {
-          what: 'an unsupported key for an EC capsule',
-          capsule: ecCapsule,
-          act: ({ service }, _capsule, id) => service.get(id, { kind: 'unsupported' }),
-        },
-        {
-          what: 'an EC key (even with the PKCS#1 bytes) for an rsa capsule',
-          capsule: rsaCapsule,
-          act: ({ service }, capsule, id) =>
-            service.get(id, { kind: 'ec', curve: 'P-256', point: Buffer.from(capsule.recipientId) }),
-        },
-        {
-          what: 'another RSA key for an rsa capsule',
-          capsule: rsaCapsule,
-          act: ({ service }, _capsule, id) => service.get(id, { kind: 'rsa', pkcs1: pkcs1Der(randomModulus(2048)) }),
-        },
-        {
-          what: 'an unsupported key for an rsa capsule',
-          capsule: rsaCapsule,
-          act: ({ service }, _capsule, id) => service.get(id, { kind: 'unsupported' }),
-        },
+        // A key the capsule is not addressed to: of another curve, of the other kind, or unsupported.
+        ...(
+          [
+            ['another EC key on the same curve', ecCapsule, () => ecKey('P-256', randomEcPoint('P-256').point)],
+            [
+              'the right point bytes under another curve label',
+              ecCapsule,
+              (capsule) => ecKey('P-384', capsule.recipientId),
+            ],
+            [
+              'an RSA key (even with the point’s bytes) for an EC capsule',
+              ecCapsule,
+              (capsule) => rsaKey(capsule.recipientId),
+            ],
+            ['an unsupported key for an EC capsule', ecCapsule, () => ({ kind: 'unsupported' })],
+            [
+              'an EC key (even with the PKCS#1 bytes) for an rsa capsule',
+              rsaCapsule,
+              (capsule) => ecKey('P-256', capsule.recipientId),
+            ],
+            ['another RSA key for an rsa capsule', rsaCapsule, () => rsaKey(pkcs1Der(randomModulus(2048)))],
+            ['an unsupported key for an rsa capsule', rsaCapsule, () => ({ kind: 'unsupported' })],
+          ] as const satisfies ReadonlyArray<readonly [string, () => Capsule, (capsule: Capsule) => RecipientKey]>
+        ).map(([what, capsule, key]) => ({
+          what,
+          capsule,
+          act: ({ service }: Fixture, made: Capsule, id: string) => service.get(id, key(made)),
+        })),
       ];
 
       const failure = async ({ capsule: makeCapsule, act }: (typeof cases)[number]): Promise<DomainError> => {

@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import { DomainError } from '../../src/domain/errors.js';
 import { CONFLICT_ATTEMPTS, translateDatabaseError, withDatabaseErrors } from '../../src/storage/database-errors.js';
 import { createDatabase } from '../../src/storage/database.js';
+import { rejectionOf } from '../support/rejections.js';
 
 /** An error shaped like mysql2's: a message, a symbolic code and the server's errno. */
 const driverError = (code: string, errno: number, message: string): Error =>
@@ -9,13 +10,6 @@ const driverError = (code: string, errno: number, message: string): Error =>
 
 const deadlock = (): Error =>
   driverError('ER_LOCK_DEADLOCK', 1213, 'Deadlock found when trying to get lock; try restarting transaction');
-
-/** The operation's rejection reason (it must fail). */
-const rejection = (promise: Promise<unknown>): Promise<unknown> =>
-  promise.then(
-    () => expect.fail('expected the operation to fail'),
-    (error: unknown) => error,
-  );
 
 describe('Database write conflicts and Galera refusals', () => {
   // Only its query timeout (the default) is read: the operations below never touch it.
@@ -34,7 +28,7 @@ describe('Database write conflicts and Galera refusals', () => {
 
   it(`gives up after ${CONFLICT_ATTEMPTS} runs that all conflict, with 'unavailable' (503), never the driver error`, async () => {
     let runs = 0;
-    const error = await rejection(
+    const error = await rejectionOf(
       withDatabaseErrors(db, () => {
         runs += 1;
         return Promise.reject(deadlock());
@@ -47,7 +41,7 @@ describe('Database write conflicts and Galera refusals', () => {
 
   it('does not run the operation again for any other failure', async () => {
     let runs = 0;
-    const error = await rejection(
+    const error = await rejectionOf(
       withDatabaseErrors(db, () => {
         runs += 1;
         return Promise.reject(driverError('ER_NO_SUCH_TABLE', 1146, "Table 'cdoc2.key_capsules' doesn't exist"));

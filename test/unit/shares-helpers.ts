@@ -3,20 +3,10 @@ import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { KeyUsageFlags } from '@peculiar/x509';
 import { expect } from 'chai';
-import { DomainError } from '../../src/domain/errors.js';
+import type { DomainError } from '../../src/domain/errors.js';
+import { domainRejection } from '../support/rejections.js';
 import { parseBaseUrl, type BaseUrl } from '../../src/domain/shares/ticket-url.js';
 import { issueCertificate, type IssuedCertificate, type KeySpec } from '../../src/pki/certificates.js';
-
-/** Awaits a promise that must reject with a DomainError and returns it. */
-export async function domainRejection(promise: Promise<unknown>): Promise<DomainError> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error).to.be.instanceOf(DomainError);
-    return error as DomainError;
-  }
-  throw new Error('expected a DomainError, but the call succeeded');
-}
 
 /** Awaits a promise that must reject with an `unauthenticated` DomainError whose message matches `reason`. */
 export async function expectUnauthenticated(promise: Promise<unknown>, reason?: RegExp): Promise<DomainError> {
@@ -111,4 +101,19 @@ export function issueAuthCertificate(
     ...(options.notBefore ? { notBefore: options.notBefore } : {}),
     ...(options.notAfter ? { notAfter: options.notAfter } : {}),
   });
+}
+
+/**
+ * Two authentication certificates from `authCa` that a ticket signer must not use: one whose key usage adds
+ * nonRepudiation (a signing certificate), and one whose subject names two persons (two serialNumbers).
+ */
+export async function refusedAuthCertificates(
+  authCa: IssuedCertificate,
+): Promise<{ dualUsage: IssuedCertificate; twoSerialNumbers: IssuedCertificate }> {
+  return {
+    dualUsage: await issueAuthCertificate(authCa, {
+      keyUsage: KeyUsageFlags.digitalSignature | KeyUsageFlags.nonRepudiation,
+    }),
+    twoSerialNumbers: await issueAuthCertificate(authCa, { serialNumbers: ['PNOEE-30303039914', 'PNOEE-48010010101'] }),
+  };
 }

@@ -1,7 +1,6 @@
 import { expect } from 'chai';
 import { DomainError, IdConflictError, unauthenticated } from '../../src/domain/errors.js';
 import type { ExpiryPolicy } from '../../src/domain/expiry-policy.js';
-import type { RandomSource } from '../../src/domain/random.js';
 import type { KeyShare, ShareNonce, StoredShare } from '../../src/domain/shares/key-share.js';
 import {
   createShareService,
@@ -14,7 +13,8 @@ import {
 import type { AddNonceResult, ShareStore } from '../../src/domain/shares/share-store.js';
 import type { TicketPresentation, TicketVerifier, VerifiedTicket } from '../../src/domain/shares/ticket-verifier.js';
 import { createTestClock, type TestClock } from '../support/test-clock.js';
-import { domainRejection } from './shares-helpers.js';
+import { countingRandom, type CountingRandom } from '../support/counting-random.js';
+import { domainRejection } from '../support/rejections.js';
 
 const DAY = 86_400_000;
 const START = new Date('2026-03-15T10:00:00.000Z');
@@ -108,24 +108,11 @@ class StubVerifier implements TicketVerifier {
   }
 }
 
-/** Deterministic bytes: call n fills its buffer with (n * 31 + i) mod 256, so every call differs. */
-function countingRandom(): RandomSource & { lengths: number[] } {
-  const source = {
-    lengths: [] as number[],
-    bytes(length: number): Uint8Array {
-      source.lengths.push(length);
-      const call = source.lengths.length;
-      return Uint8Array.from({ length }, (_, i) => (call * 31 + i) % 256);
-    },
-  };
-  return source;
-}
-
 interface Fixture {
   readonly store: InMemoryShareStore;
   readonly verifier: StubVerifier;
   readonly clock: TestClock;
-  readonly random: ReturnType<typeof countingRandom>;
+  readonly random: CountingRandom;
   readonly service: ShareService;
 }
 

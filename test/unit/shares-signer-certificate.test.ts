@@ -1,13 +1,12 @@
 import 'reflect-metadata';
 import { generateKeyPairSync } from 'node:crypto';
-import { KeyUsageFlags } from '@peculiar/x509';
 import { expect } from 'chai';
 import { allowedAlgorithms, parseSignerCertificate } from '../../src/auth/signer-certificate.js';
 import { issueCertificate, type IssuedCertificate } from '../../src/pki/certificates.js';
 import { createIssuerTrust } from '../support/issuer-trust.js';
 import { base64urlDer, oneLinePem } from '../support/auth-ticket-builder.js';
 import { getTestPki, type TestPki } from '../support/test-pki.js';
-import { expectUnauthenticated, issueAuthCertificate } from './shares-helpers.js';
+import { expectUnauthenticated, issueAuthCertificate, refusedAuthCertificates } from './shares-helpers.js';
 
 const DAY = 86_400_000;
 
@@ -22,12 +21,7 @@ describe('auth ticket signer certificate', function () {
 
   before(async () => {
     pki = await getTestPki();
-    dualUsage = await issueAuthCertificate(pki.authCa, {
-      keyUsage: KeyUsageFlags.digitalSignature | KeyUsageFlags.nonRepudiation,
-    });
-    twoSerialNumbers = await issueAuthCertificate(pki.authCa, {
-      serialNumbers: ['PNOEE-30303039914', 'PNOEE-48010010101'],
-    });
+    ({ dualUsage, twoSerialNumbers } = await refusedAuthCertificates(pki.authCa));
   });
 
   describe('parseSignerCertificate', () => {

@@ -1,5 +1,4 @@
 import 'reflect-metadata';
-import { KeyUsageFlags } from '@peculiar/x509';
 import { expect } from 'chai';
 import { createAuthTicketVerifier } from '../../src/auth/auth-ticket-verifier.js';
 import type { TicketVerifier } from '../../src/domain/shares/ticket-verifier.js';
@@ -21,6 +20,7 @@ import {
   encodeJson,
   expectUnauthenticated,
   issueAuthCertificate,
+  refusedAuthCertificates,
   mutateAt,
 } from './shares-helpers.js';
 
@@ -39,12 +39,7 @@ describe('auth ticket verifier (test PKI)', function () {
 
   before(async () => {
     pki = await getTestPki();
-    dualUsage = await issueAuthCertificate(pki.authCa, {
-      keyUsage: KeyUsageFlags.digitalSignature | KeyUsageFlags.nonRepudiation,
-    });
-    twoSerialNumbers = await issueAuthCertificate(pki.authCa, {
-      serialNumbers: ['PNOEE-30303039914', 'PNOEE-48010010101'],
-    });
+    ({ dualUsage, twoSerialNumbers } = await refusedAuthCertificates(pki.authCa));
     ecP521 = await issueAuthCertificate(pki.authCa, {
       serialNumbers: ['IDCLV-123456'],
       key: { kind: 'ec', curve: 'P-521' },
