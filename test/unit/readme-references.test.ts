@@ -25,6 +25,30 @@ const headings = [...README.matchAll(/^#{1,4} (.+)$/gm)].map((match) => (match[1
 const isHeading = (name: string): boolean =>
   headings.some((heading) => heading === name || heading.startsWith(`${name} (`));
 
+/**
+ * The paths the layout block of README "Architecture" names: an entry is a line whose first word is a folder
+ * (`name/`) or a file (`name.ext`), two spaces of indentation a level; other lines continue a description.
+ */
+function layoutPaths(): string[] {
+  const section = README.slice(README.indexOf('## Architecture'));
+  const block = section.slice(section.indexOf('```\n') + 4, section.indexOf('\n```', section.indexOf('```\n') + 4));
+  const parents: string[] = [];
+  return block.split('\n').flatMap((line) => {
+    const entry = /^( *)([\w.-]+\/|[\w-]+(?:\.[\w]+)+)(?: |$)/.exec(line);
+    if (!entry) {
+      return [];
+    }
+    const level = (entry[1] as string).length / 2;
+    const name = entry[2] as string;
+    parents.length = level;
+    const path = [...parents, name].join('');
+    if (name.endsWith('/')) {
+      parents.push(name);
+    }
+    return [path];
+  });
+}
+
 describe('README references', () => {
   const files = repositoryFiles();
 
@@ -63,5 +87,19 @@ describe('README references', () => {
       (match) => match[1] as string,
     );
     expect(bare.filter((name) => !names.has(name))).to.deep.equal([]);
+  });
+
+  it('names only folders and files that exist in the layout of "Architecture"', () => {
+    const paths = layoutPaths();
+    expect(paths).to.include.members(['src/', 'src/domain/capsules/', 'src/transport/error-table.ts', 'test/support/']);
+    expect(paths.filter((path) => !existsSync(join(ROOT, path)))).to.deep.equal([]);
+  });
+
+  it('describes every folder of src/ in the layout of "Architecture"', () => {
+    const folders = [
+      ...new Set(files.filter((file) => file.startsWith('src/')).map((file) => file.replace(/[^/]+$/, ''))),
+    ];
+    const described = new Set(layoutPaths());
+    expect(folders.filter((folder) => !described.has(folder))).to.deep.equal([]);
   });
 });
