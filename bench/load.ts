@@ -2,9 +2,13 @@
 // a warm-up, then a fixed measured window. It prints `{"phase":"measuring"}` when the window opens (the parent
 // then reads the server's CPU time) and one result line when it closes. Closed loop (a fixed number of requests
 // in flight) unless `rate` asks for a paced open loop.
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { connect } from 'node:tls';
+import { promisify } from 'node:util';
 import { Client, credentials, type ServiceError } from '@grpc/grpc-js';
 import autocannon from 'autocannon';
 import knexFactory from 'knex';
@@ -46,6 +50,15 @@ export type LoadSpec = Common &
         readonly tls: TlsFiles;
         /** Writes `path TAB body-or-Location` of each 2xx response to this file, one a line. */
         readonly collect?: { readonly file: string; readonly what: 'body' | 'location' };
+      }
+    | {
+        readonly kind: 'h2load';
+        readonly port: number;
+        readonly method: string;
+        /** The one request message, base64 protobuf: h2load sends the same body every time. */
+        readonly message: string;
+        /** HTTP/2 connections; the streams of each make up `concurrency`. */
+        readonly channels: number;
       }
     | { readonly kind: 'connect'; readonly port: number; readonly paths: readonly string[]; readonly tls: TlsFiles }
     | { readonly kind: 'knex-insert' | 'knex-select'; readonly url: string; readonly table: string }
@@ -221,6 +234,85 @@ async function httpLoad(spec: Extract<LoadSpec, { kind: 'http' }>): Promise<Load
   };
 }
 
+/** The body of a unary gRPC request: the 5-byte frame prefix (not compressed, length big-endian), then the message. */
+export const grpcFrame = (message: Buffer): Buffer => {
+  const prefix = Buffer.alloc(5);
+  prefix.writeUInt32BE(message.length, 1);
+  return Buffer.concat([prefix, message]);
+};
+
+/** The arguments of an h2load run sending `body` (a file) as unary gRPC calls to `method`. */
+export const h2loadArgs = (port: number, method: string, body: string): string[] => [
+  `https://127.0.0.1:${port}${method}`,
+  '--data',
+  body,
+  '--header',
+  'content-type: application/grpc',
+  '--header',
+  'te: trailers',
+  '--threads',
+  '1',
+];
+
+/**
+ * gRPC through h2load (nghttp2's HTTP/2 load generator, native code: less of the two shared cores goes to the load
+ * than with the grpc-js client), as many connections as `channels`, with a prebuilt body. For the sender rows only:
+ * h2load cannot present a client certificate, and every recipient call needs one (mTLS). h2load sees the HTTP status
+ * and not the gRPC status in the trailers, so bench/run.ts first checks that a few calls with the same body stored
+ * their rows. Latencies come from h2load's per-request log (start time, status, µs), the warm-up's left out.
+ */
+async function h2loadLoad(spec: Extract<LoadSpec, { kind: 'h2load' }>): Promise<LoadResult> {
+  const dir = mkdtempSync(join(tmpdir(), 'cdoc2-h2load-'));
+  try {
+    const body = join(dir, 'body');
+    const log = join(dir, 'log');
+    writeFileSync(body, grpcFrame(Buffer.from(spec.message, 'base64')));
+    const streams = Math.max(1, Math.ceil(spec.concurrency / spec.channels));
+    const args = [
+      ...h2loadArgs(spec.port, spec.method, body),
+      `--clients=${spec.channels}`,
+      `--max-concurrent-streams=${streams}`,
+      `--duration=${spec.windowMs}ms`,
+      `--warm-up-time=${spec.warmupMs}ms`,
+      `--log-file=${log}`,
+      ...(spec.rate ? [`--rps=${Math.max(1, Math.round(spec.rate / spec.channels))}`] : []),
+    ];
+    const started = Date.now();
+    const warm = setTimeout(() => say({ phase: 'measuring' }), spec.warmupMs);
+    const { stdout } = await promisify(execFile)('h2load', args, { maxBuffer: 16 << 20 });
+    clearTimeout(warm);
+    const counts =
+      /requests: (\d+) total, \d+ started, \d+ done, (\d+) succeeded, (\d+) failed, (\d+) errored, (\d+) timeout/.exec(
+        stdout,
+      );
+    const finished = /finished in ([\d.]+)(m?s)/.exec(stdout);
+    if (!counts || !finished) {
+      throw new Error(`h2load printed no summary: ${stdout.slice(0, 200)}`);
+    }
+    const windowStartUs = (started + spec.warmupMs) * 1000;
+    const latencies = readFileSync(log, 'utf8')
+      .split('\n')
+      .map((line) => line.split('\t').map(Number))
+      .filter(([start, status]) => status === 200 && (start ?? 0) >= windowStartUs)
+      .map(([, , micros]) => (micros ?? 0) / 1000)
+      .sort((a, b) => a - b);
+    const at = (q: number): number => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? 0;
+    const [, , succeeded = 0, failed = 0, errored = 0, timeouts = 0] = counts.map(Number);
+    const errors = failed + errored + timeouts;
+    const seconds = Number(finished[1]) / (finished[2] === 'ms' ? 1000 : 1);
+    return {
+      count: succeeded,
+      errors,
+      seconds,
+      p50: at(0.5),
+      p99: at(0.99),
+      ...(errors > 0 ? { firstError: `${failed} failed, ${errored} errored, ${timeouts} timeouts` } : {}),
+    };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 /** A new mutual TLS connection per request (no session resumption), one GET, the server closes. */
 async function connectLoad(spec: Extract<LoadSpec, { kind: 'connect' }>): Promise<LoadResult> {
   const tls = { ca: read(spec.tls.ca), cert: read(spec.tls.cert), key: read(spec.tls.key) };
@@ -286,9 +378,11 @@ async function main(): Promise<void> {
       ? await grpcLoad(spec)
       : spec.kind === 'http'
         ? await httpLoad(spec)
-        : spec.kind === 'connect'
-          ? await connectLoad(spec)
-          : await knexLoad(spec);
+        : spec.kind === 'h2load'
+          ? await h2loadLoad(spec)
+          : spec.kind === 'connect'
+            ? await connectLoad(spec)
+            : await knexLoad(spec);
   say({ phase: 'done', result });
 }
 

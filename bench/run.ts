@@ -1,12 +1,13 @@
 // `npm run bench`: the key server's operations against the ceilings of its own stack, out of process.
 // The server runs from the CLI on a fresh MariaDB database; each ceiling (bare grpc-js mTLS echo, bare Fastify
 // echo with and without client certificates, a bare TLS 1.3 mutual handshake server, raw Knex INSERT and PK
-// SELECT) runs in its own process; each measurement's load generator is a process of its own (bench/load.ts).
+// SELECT) runs in its own process; each measurement's load generator is a process of its own (bench/load.ts:
+// grpc-js, and h2load too for the gRPC sender rows; autocannon; a Node client for new connections; Knex).
 // Each operation is measured right after its ceiling, in interleaved rounds; then a paced run at half of each
 // operation's rate (p99) and a run with BENCH_BULK_ROWS capsules stored. Loopback only, bounded in time; prints a
 // table and writes JSON (BENCH_OUT, default bench-result.json). BENCH_CPU_PROF=DIR also profiles the server
 // (node --cpu-prof); BENCH_ONLY=REGEX measures only the matching rows and their ceilings. Not a test: it never fails on a figure.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
@@ -19,6 +20,7 @@ import {
   KeyCapsuleRecipientServiceService,
   KeyCapsuleSenderServiceService,
 } from '../gen/cdoc2/capsules/v1/capsules.js';
+import { CreateKeyShareRequest, KeyShareSenderServiceService } from '../gen/cdoc2/shares/v1/shares.js';
 import { createAuthTicket, oneLinePem, serialNumberOf } from '../test/support/auth-ticket-builder.js';
 import { capsuleFor, capsuleJson, protoCapsule } from '../test/support/capsule-fixtures.js';
 import { createTestDatabase } from '../test/support/mysql.js';
@@ -32,7 +34,7 @@ import {
   TEST_SHARES_BASE_URL,
 } from '../test/support/test-server.js';
 import { ECHO_METHOD, type CeilingFiles, type CeilingKind } from './ceilings.js';
-import type { LoadResult, LoadSpec } from './load.js';
+import { grpcFrame, h2loadArgs, type LoadResult, type LoadSpec } from './load.js';
 
 const env = (name: string, fallback: number): number => Number(process.env[name] ?? fallback);
 const WARMUP_MS = env('BENCH_WARMUP_MS', 2000);
@@ -67,10 +69,10 @@ function rssMb(pid: number): number {
 const work = mkdtempSync(join(tmpdir(), 'cdoc2-bench-'));
 let specCounter = 0;
 
-/** A row that could not be measured is reported as such, and the run goes on. */
-async function measure(spec: LoadSpec, serverPid: number | undefined): Promise<Measured> {
+/** A row that could not be measured (its spec included) is reported as such, and the run goes on. */
+async function measure(spec: () => LoadSpec | Promise<LoadSpec>, serverPid: number | undefined): Promise<Measured> {
   try {
-    return await measureOnce(spec, serverPid);
+    return await measureOnce(await spec(), serverPid);
   } catch (error) {
     const firstError = (error as Error).message.split('\n')[0] ?? 'failed';
     return { count: 0, errors: 1, seconds: 0, p50: 0, p99: 0, firstError, rate: 0, cpuUs: 0, rssMb: 0 };
@@ -124,14 +126,48 @@ async function startCeiling(kind: CeilingKind, files: CeilingFiles): Promise<{ p
 
 interface Row {
   readonly name: string;
-  /** The row this one is compared with, and the target ratio. */
-  readonly against?: { readonly row: string; readonly target: number };
+  /** The row this one is compared with, and the target ratio (none: the ratio is shown for information). */
+  readonly against?: { readonly row: string; readonly target?: number };
   /** A keep-alive operation whose rate must stay flat with BULK_ROWS stored. */
   readonly bulk?: boolean;
   /** The spec at full speed, or paced at `rate`. */
   spec(rate?: number): LoadSpec | Promise<LoadSpec>;
   /** The process whose CPU is counted: the server or a ceiling; undefined: the load process itself. */
   readonly pid: number | undefined;
+}
+
+/**
+ * h2load (package nghttp2-client) drives the gRPC sender rows beside grpc-js; installed with apt-get when missing
+ * (as root, else through `sudo -n`). Answers why it is still missing, if it is.
+ */
+function ensureH2load(): string | undefined {
+  const present = (): boolean => spawnSync('h2load', ['--version'], { stdio: 'ignore' }).status === 0;
+  if (present()) {
+    return undefined;
+  }
+  process.stderr.write('h2load is missing: installing nghttp2-client with apt-get\n');
+  const aptGet = ['apt-get', 'install', '-y', '--no-install-recommends', 'nghttp2-client'];
+  const [command, ...args] = process.getuid?.() === 0 ? aptGet : ['sudo', '-n', ...aptGet];
+  spawnSync(command as string, args, { stdio: ['ignore', 'inherit', 'inherit'] });
+  return present() ? undefined : 'h2load is missing and apt-get could not install nghttp2-client';
+}
+
+/**
+ * h2load sees HTTP statuses only (a refused gRPC call is an HTTP 200 with grpc-status in the trailers), so the body
+ * is tried first: 20 calls must store 20 rows in `table`. Throws (the row is then reported as failed) otherwise.
+ */
+async function checkH2loadBody(db: Knex, table: string, port: number, method: string, message: Buffer): Promise<void> {
+  const body = join(work, `check-${specCounter++}`);
+  writeFileSync(body, grpcFrame(message));
+  const rows = async (): Promise<number> => Number(((await db(table).count({ n: '*' }).first()) as { n: number }).n);
+  const before = await rows();
+  const run = spawnSync('h2load', [...h2loadArgs(port, method, body), '--requests=20', '--clients=1'], {
+    encoding: 'utf8',
+  });
+  const stored = (await rows()) - before;
+  if (run.status !== 0 || stored !== 20) {
+    throw new Error(`h2load's check of ${method}: ${stored} of 20 calls stored a row (${run.stderr.slice(0, 200)})`);
+  }
 }
 
 const median = (values: number[]): number => {
@@ -141,6 +177,7 @@ const median = (values: number[]): number => {
 
 async function main(): Promise<void> {
   const started = Date.now();
+  const h2loadMissing = ensureH2load();
   const pki = await getTestPki();
   const client = pki.clients.ecP256;
   const signer = pki.auth.ecP256;
@@ -221,6 +258,12 @@ async function main(): Promise<void> {
     const createMessage = Buffer.from(
       CreateKeyCapsuleRequest.encode({ capsule: protoCapsule(capsule), requestedExpiryTime: undefined }).finish(),
     ).toString('base64');
+    const createShareMessage = Buffer.from(
+      CreateKeyShareRequest.encode({
+        keyShare: { share: randomBytes(32), recipient },
+        requestedExpiryTime: undefined,
+      }).finish(),
+    ).toString('base64');
     const nonceFile = join(work, 'nonces.tsv');
     /** Tickets for the share GETs, one per nonce the last nonce POST run collected (each nonce is single-use). */
     const ticketRequests = (): { paths: string[]; headers: Record<string, string>[] } => {
@@ -252,6 +295,16 @@ async function main(): Promise<void> {
     const newConnections =
       (port: number) =>
       (rate?: number): LoadSpec => ({ kind: 'connect', ...paced(rate), port, paths: capsulePaths, tls: clientTls });
+    // h2load for the sender rows only: it cannot present a client certificate (see bench/load.ts).
+    const h2load =
+      (port: number, method: string, message: string, table: string) =>
+      async (rate?: number): Promise<LoadSpec> => {
+        if (h2loadMissing) {
+          throw new Error(h2loadMissing);
+        }
+        await checkH2loadBody(db, table, port, method, Buffer.from(message, 'base64'));
+        return { kind: 'h2load', ...paced(rate), port, method, message, channels: CHANNELS };
+      };
     const knex =
       (kind: 'knex-insert' | 'knex-select') =>
       (rate?: number): LoadSpec => ({ kind, ...paced(rate), url: database.url, table: 'bench_capsules' });
@@ -302,6 +355,40 @@ async function main(): Promise<void> {
         spec: grpc(ports.grpcSender, KeyCapsuleSenderServiceService.createKeyCapsule.path, [createMessage], serverTls),
       },
       {
+        name: 'gRPC CreateKeyCapsule (h2load)',
+        against: { row: 'Knex single-row INSERT', target: 1.0 },
+        bulk: true,
+        pid: serverPid,
+        spec: h2load(
+          ports.grpcSender,
+          KeyCapsuleSenderServiceService.createKeyCapsule.path,
+          createMessage,
+          'key_capsules',
+        ),
+      },
+      {
+        name: 'gRPC CreateKeyShare',
+        against: { row: 'Knex single-row INSERT' },
+        pid: serverPid,
+        spec: grpc(
+          server.sharePorts.grpc,
+          KeyShareSenderServiceService.createKeyShare.path,
+          [createShareMessage],
+          serverTls,
+        ),
+      },
+      {
+        name: 'gRPC CreateKeyShare (h2load)',
+        against: { row: 'Knex single-row INSERT' },
+        pid: serverPid,
+        spec: h2load(
+          server.sharePorts.grpc,
+          KeyShareSenderServiceService.createKeyShare.path,
+          createShareMessage,
+          'key_shares',
+        ),
+      },
+      {
         name: 'Fastify TLS echo',
         pid: ceilings['fastify-tls-echo'].pid,
         spec: http(ceilings['fastify-tls-echo'].port, 'POST', serverTls, postCapsule),
@@ -347,7 +434,7 @@ async function main(): Promise<void> {
     const say = (text: string): void => void process.stderr.write(`${text}\n`);
     for (let round = 1; round <= ROUNDS; round++) {
       for (const row of rows) {
-        const result = await measure(await row.spec(), row.pid);
+        const result = await measure(() => row.spec(), row.pid);
         runs.get(row.name)?.push(result);
         say(
           `round ${round}: ${row.name} ${result.rate.toFixed(0)}/s${result.errors ? ` (${result.errors} errors: ${result.firstError})` : ''}`,
@@ -364,7 +451,7 @@ async function main(): Promise<void> {
     // Paced at half of each row's maximum: the p99 a client sees when the server is not saturated.
     const halfLoad = new Map<string, Measured>();
     for (const row of rows) {
-      const result = await measure(await row.spec(Math.max(1, Math.floor(rateOf(row.name) / 2))), row.pid);
+      const result = await measure(() => row.spec(Math.max(1, Math.floor(rateOf(row.name) / 2))), row.pid);
       halfLoad.set(row.name, result);
       say(`paced: ${row.name} ${result.rate.toFixed(0)}/s p99 ${result.p99.toFixed(1)} ms`);
     }
@@ -391,7 +478,7 @@ async function main(): Promise<void> {
     say(`bulk: ${BULK_ROWS} capsules stored in ${bulkSeconds.toFixed(1)} s`);
     const withBulk = new Map<string, Measured>();
     for (const row of rows.filter((candidate) => candidate.bulk && BULK_ROWS > 0)) {
-      const result = await measure(await row.spec(), row.pid);
+      const result = await measure(() => row.spec(), row.pid);
       withBulk.set(row.name, result);
       say(`bulk: ${row.name} ${result.rate.toFixed(0)}/s`);
     }
@@ -418,7 +505,7 @@ async function main(): Promise<void> {
           best.cpuUs.toFixed(0),
           row.against ? `${row.against.row} ${rateOf(row.against.row).toFixed(0)}/s` : '',
           ratio === undefined ? '' : ratio.toFixed(2),
-          row.against
+          row.against?.target !== undefined
             ? `≥ ${row.against.target} ${ratio !== undefined && ratio >= row.against.target ? 'met' : 'NOT met'}`
             : '',
           half ? `${half.p99.toFixed(1)} (${half.rate.toFixed(0)}/s)` : '',
