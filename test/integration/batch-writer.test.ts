@@ -7,18 +7,15 @@ import { startPrivateMariaDb, type PrivateMariaDb } from '../support/private-mar
 import { makeShareNonce, makeStoredShare } from '../support/share-rows.js';
 import { bytes, describeEachBackend, makeCapsule, remainingIds, TABLE } from './backends.js';
 
-/** Counts the INSERT statements into `table` that `db` sends, and the rows each carried. */
-function watchInserts(db: Database, table: string): number[] {
-  const rowsPerStatement: number[] = [];
+/** Counts the statements starting with `start` (`insert into`, `select * from`) on `table` that `db` sends, and the values each carried. */
+function watchStatements(db: Database, table: string, start = 'insert into'): number[] {
+  const valuesPerStatement: number[] = [];
   db.on('query', (query: { sql: string; bindings?: unknown[] }) => {
-    if (
-      query.sql.toLowerCase().startsWith(`insert into \`${table}\``) ||
-      query.sql.startsWith(`insert into "${table}"`)
-    ) {
-      rowsPerStatement.push(query.bindings?.length ?? 0);
+    if (query.sql.toLowerCase().startsWith(`${start} \`${table}\``) || query.sql.startsWith(`${start} "${table}"`)) {
+      valuesPerStatement.push(query.bindings?.length ?? 0);
     }
   });
-  return rowsPerStatement;
+  return valuesPerStatement;
 }
 
 const outcomes = (pending: readonly Promise<unknown>[]): Promise<PromiseSettledResult<unknown>[]> =>
@@ -34,7 +31,7 @@ function expectOnlyUnavailable(results: readonly PromiseSettledResult<unknown>[]
   }
 }
 
-/** Coalesced inserts (src/storage/batch-writer.ts) through the real capsule and share stores. */
+/** Coalesced inserts and reads (src/storage/batch-writer.ts) through the real capsule and share stores. */
 describe('coalesced inserts', () => {
   describeEachBackend((backend) => {
     beforeEach(async () => {
@@ -43,7 +40,7 @@ describe('coalesced inserts', () => {
 
     it('writes a lone insert at once, as one single-row statement', async () => {
       const db = backend.open();
-      const statements = watchInserts(db, TABLE);
+      const statements = watchStatements(db, TABLE);
       const capsule = makeCapsule();
       await createKnexCapsuleStore(db).insert(capsule);
       expect(statements).to.deep.equal([7]);
@@ -52,7 +49,7 @@ describe('coalesced inserts', () => {
 
     it('writes 64 concurrent inserts in fewer statements than rows, and acknowledges each after its row is stored', async () => {
       const db = backend.open();
-      const statements = watchInserts(db, TABLE);
+      const statements = watchStatements(db, TABLE);
       const store = createKnexCapsuleStore(db);
       const capsules = Array.from({ length: 64 }, () => makeCapsule());
       const seen: string[][] = [];
@@ -96,7 +93,7 @@ describe('coalesced inserts', () => {
 
     it('coalesces concurrent share creates too, each stored under its own id', async () => {
       const db = backend.open();
-      const statements = watchInserts(db, 'key_shares');
+      const statements = watchStatements(db, 'key_shares');
       const store = createKnexShareStore(db);
       const shares = Array.from({ length: 32 }, (_, i) => ({
         shareId: `${i.toString(16).padStart(2, '0')}${'ab'.repeat(15)}`,
@@ -112,6 +109,39 @@ describe('coalesced inserts', () => {
         const found = await store.findUnexpired(share.shareId, new Date('2030-01-01T00:00:00Z'));
         expect(Buffer.from(found?.share ?? []).equals(Buffer.from(share.share))).to.equal(true);
       }
+    });
+
+    // Reads by id are coalesced too (one SELECT … IN (…)).
+    it('sends a lone read at once, as one statement', async () => {
+      const db = backend.open();
+      const statements = watchStatements(db, TABLE, 'select * from');
+      const capsule = makeCapsule();
+      const store = createKnexCapsuleStore(db);
+      await store.insert(capsule);
+      const found = await store.findUnexpired(capsule.transactionId, new Date('2030-01-01T00:00:00Z'));
+      expect(found?.transactionId).to.equal(capsule.transactionId);
+      expect(statements).to.have.length(1);
+    });
+
+    it('answers 64 concurrent reads in fewer statements, each with its own capsule, or none if unknown or expired at its own time', async () => {
+      const db = backend.open();
+      const store = createKnexCapsuleStore(db);
+      const capsules = Array.from({ length: 48 }, () => makeCapsule());
+      await Promise.all(capsules.map((capsule) => store.insert(capsule)));
+      const statements = watchStatements(db, TABLE, 'select * from');
+      const before = new Date('2030-01-01T00:00:00Z');
+      // The capsules expire at 2030-06-01T12:00:00.123Z (makeCapsule): 8 reads of the same ids a year later, and
+      // 8 unknown ids, among 48 reads in time.
+      const after = new Date('2031-01-01T00:00:00Z');
+      const reads = [
+        ...capsules.map((capsule) => ({ id: capsule.transactionId, at: before, expected: capsule.transactionId })),
+        ...capsules.slice(0, 8).map((capsule) => ({ id: capsule.transactionId, at: after, expected: undefined })),
+        ...Array.from({ length: 8 }, () => ({ id: makeCapsule().transactionId, at: before, expected: undefined })),
+      ];
+      const found = await Promise.all(reads.map((read) => store.findUnexpired(read.id, read.at)));
+      expect(found.map((capsule) => capsule?.transactionId)).to.deep.equal(reads.map((read) => read.expected));
+      expect(found[0]?.ephemeralKeyMaterial).to.deep.equal(capsules[0]?.ephemeralKeyMaterial);
+      expect(statements.length).to.be.within(1, 63);
     });
   });
 
