@@ -15,6 +15,7 @@ import {
 } from '../transport/rest/capsule-routes.js';
 import { loadOpenApiOperations } from '../transport/rest/openapi.js';
 import { startRestListener } from '../transport/rest/rest-server.js';
+import { createRequestPipeline } from '../transport/request-pipeline.js';
 import type { ClientTrustCheck } from '../transport/tls/tls-material.js';
 import { openApiFile } from './paths.js';
 import type { Wiring } from './wiring.js';
@@ -52,8 +53,9 @@ export async function startCapsuleServer(wiring: Wiring, store: CapsuleStore): P
   const { host } = config;
   const { ports } = config.capsules;
   const serverLogger = logger.child({ server: 'capsules' });
+  const pipeline = createRequestPipeline(serverLogger, observer);
   const { limits } = config;
-  const rest = { host, identity, logger: serverLogger, ocspStaple, observer, limits, connectionRefusals };
+  const rest = { host, identity, logger: serverLogger, ocspStaple, pipeline, limits, connectionRefusals };
   const grpc = { logger: serverLogger, ocspStaple, health, reflection, limits, connectionRefusals };
   return {
     restSender: await listen(
@@ -80,7 +82,7 @@ export async function startCapsuleServer(wiring: Wiring, store: CapsuleStore): P
         host,
         ports.grpcSender,
         grpcTlsOptions(identity, limits),
-        [createCapsuleSenderGrpcService(service, serverLogger, observer)],
+        [createCapsuleSenderGrpcService(service, pipeline)],
         { ...grpc, name: 'capsules-grpc-sender' },
       ),
     ),
@@ -89,7 +91,7 @@ export async function startCapsuleServer(wiring: Wiring, store: CapsuleStore): P
         host,
         ports.grpcRecipient,
         grpcTlsOptions(identity, limits, clientCa),
-        [createCapsuleRecipientGrpcService(service, serverLogger, assertClientTrusted, observer)],
+        [createCapsuleRecipientGrpcService(service, pipeline, assertClientTrusted)],
         { ...grpc, name: 'capsules-grpc-recipient', certificateRefusals: refusals },
       ),
     ),

@@ -13,6 +13,7 @@ import {
 import { loadOpenApiOperations } from '../transport/rest/openapi.js';
 import { startRestListener } from '../transport/rest/rest-server.js';
 import { registerShareRoutes } from '../transport/rest/share-routes.js';
+import { createRequestPipeline } from '../transport/request-pipeline.js';
 import { openApiFile } from './paths.js';
 import type { Wiring } from './wiring.js';
 
@@ -47,6 +48,7 @@ export async function startSharesServer(wiring: Wiring, store: ShareStore): Prom
   });
   const operations = loadOpenApiOperations(openApiFile('key-shares.yaml'));
   const serverLogger = logger.child({ server: 'shares' });
+  const pipeline = createRequestPipeline(serverLogger, observer);
   const rest = await listen(
     startRestListener({
       name: 'shares',
@@ -58,7 +60,7 @@ export async function startSharesServer(wiring: Wiring, store: ShareStore): Prom
       acceptEmptyJsonBody: true,
       routes: (app) => registerShareRoutes(app, service, operations),
       ocspStaple,
-      observer,
+      pipeline,
       limits: config.limits,
       connectionRefusals: wiring.connectionRefusals,
     }),
@@ -68,10 +70,7 @@ export async function startSharesServer(wiring: Wiring, store: ShareStore): Prom
       config.host,
       config.shares.ports.grpc,
       grpcTlsOptions(identity, config.limits),
-      [
-        createShareSenderGrpcService(service, serverLogger, observer),
-        createShareRecipientGrpcService(service, serverLogger, observer),
-      ],
+      [createShareSenderGrpcService(service, pipeline), createShareRecipientGrpcService(service, pipeline)],
       {
         name: 'shares-grpc',
         logger: serverLogger,

@@ -1,7 +1,7 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { CertificateRefusalReason, CertificateRefusals } from '../domain/certificate-trust.js';
 
-/** What a transport reports about each request it answered. */
+/** What the request pipeline (src/transport/request-pipeline.ts) reports about each request answered. */
 export interface RequestObserver {
   observe(transport: 'rest' | 'grpc', operation: string, outcome: string, durationMs: number): void;
 }
@@ -33,14 +33,14 @@ export interface Metrics extends RequestObserver, CertificateRefusals, Connectio
 /**
  * Prometheus metrics (prom-client), one registry per server instance: requests by operation, transport and
  * outcome, their latency, cleanup deletions, OCSP counters, and Node's process metrics. Labels never carry ids,
- * keys or names: operations are fixed names and outcomes are status codes.
+ * keys or names: operations are fixed names and outcomes are a fixed code set.
  */
 export function createMetrics(revocation: () => RevocationCounters, pool: () => PoolUse): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const requests = new Counter({
     name: 'cdoc2_requests_total',
-    help: 'Requests answered, by operation, transport and outcome (HTTP status or gRPC status name)',
+    help: 'Requests answered, by operation, transport and outcome (one code set for both transports: ok, not_found, ...)',
     labelNames: ['operation', 'transport', 'outcome'] as const,
     registers: [registry],
   });

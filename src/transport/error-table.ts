@@ -8,20 +8,32 @@ import { isDomainError, type DomainErrorCode } from '../domain/errors.js';
  * failure reads the same on either wire.
  */
 export interface ErrorMapping {
+  /** The transport-neutral outcome: the metric label and the `outcome` log field on both transports. */
+  readonly outcome: Outcome;
   readonly grpc: GrpcStatus;
   readonly http: number;
   readonly title: string;
 }
 
 export const ERROR_TABLE: Readonly<Record<DomainErrorCode, ErrorMapping>> = {
-  invalid_argument: { grpc: GrpcStatus.INVALID_ARGUMENT, http: 400, title: 'Bad Request' },
-  unauthenticated: { grpc: GrpcStatus.UNAUTHENTICATED, http: 401, title: 'Unauthorized' },
-  not_found: { grpc: GrpcStatus.NOT_FOUND, http: 404, title: 'Not Found' },
-  resource_exhausted: { grpc: GrpcStatus.RESOURCE_EXHAUSTED, http: 429, title: 'Too Many Requests' },
-  unavailable: { grpc: GrpcStatus.UNAVAILABLE, http: 503, title: 'Service Unavailable' },
+  invalid_argument: { outcome: 'invalid_argument', grpc: GrpcStatus.INVALID_ARGUMENT, http: 400, title: 'Bad Request' },
+  unauthenticated: { outcome: 'unauthenticated', grpc: GrpcStatus.UNAUTHENTICATED, http: 401, title: 'Unauthorized' },
+  not_found: { outcome: 'not_found', grpc: GrpcStatus.NOT_FOUND, http: 404, title: 'Not Found' },
+  resource_exhausted: {
+    outcome: 'resource_exhausted',
+    grpc: GrpcStatus.RESOURCE_EXHAUSTED,
+    http: 429,
+    title: 'Too Many Requests',
+  },
+  unavailable: { outcome: 'unavailable', grpc: GrpcStatus.UNAVAILABLE, http: 503, title: 'Service Unavailable' },
 };
 
-export const INTERNAL_ERROR: ErrorMapping = { grpc: GrpcStatus.INTERNAL, http: 500, title: 'Internal Server Error' };
+export const INTERNAL_ERROR: ErrorMapping = {
+  outcome: 'internal',
+  grpc: GrpcStatus.INTERNAL,
+  http: 500,
+  title: 'Internal Server Error',
+};
 
 /**
  * Failures a transport detects before any operation runs, so they have no domain code: a method the path does not
@@ -33,16 +45,63 @@ export type ProtocolErrorCode =
   'method_not_allowed' | 'content_too_large' | 'unsupported_media_type' | 'header_fields_too_large' | 'request_timeout';
 
 export const PROTOCOL_ERROR_TABLE: Readonly<Record<ProtocolErrorCode, ErrorMapping>> = {
-  method_not_allowed: { grpc: GrpcStatus.UNIMPLEMENTED, http: 405, title: 'Method Not Allowed' },
-  content_too_large: { grpc: GrpcStatus.RESOURCE_EXHAUSTED, http: 413, title: 'Content Too Large' },
-  unsupported_media_type: { grpc: GrpcStatus.INVALID_ARGUMENT, http: 415, title: 'Unsupported Media Type' },
+  method_not_allowed: {
+    outcome: 'method_not_allowed',
+    grpc: GrpcStatus.UNIMPLEMENTED,
+    http: 405,
+    title: 'Method Not Allowed',
+  },
+  content_too_large: {
+    outcome: 'content_too_large',
+    grpc: GrpcStatus.RESOURCE_EXHAUSTED,
+    http: 413,
+    title: 'Content Too Large',
+  },
+  unsupported_media_type: {
+    outcome: 'unsupported_media_type',
+    grpc: GrpcStatus.INVALID_ARGUMENT,
+    http: 415,
+    title: 'Unsupported Media Type',
+  },
   header_fields_too_large: {
+    outcome: 'header_fields_too_large',
     grpc: GrpcStatus.RESOURCE_EXHAUSTED,
     http: 431,
     title: 'Request Header Fields Too Large',
   },
-  request_timeout: { grpc: GrpcStatus.DEADLINE_EXCEEDED, http: 408, title: 'Request Timeout' },
+  request_timeout: {
+    outcome: 'request_timeout',
+    grpc: GrpcStatus.DEADLINE_EXCEEDED,
+    http: 408,
+    title: 'Request Timeout',
+  },
 };
+
+/**
+ * How a request ended, in one code set for both transports (README "Health, metrics, logs"): `ok`, a domain error
+ * code, `internal`, or a protocol error code. It is the `outcome` label of `cdoc2_requests_total` and the
+ * `outcome` field of the request log line; the transport's own code (HTTP status, gRPC status name) is the
+ * separate `status` field, so a dashboard or alert is written once for both wires.
+ */
+export type Outcome = 'ok' | DomainErrorCode | 'internal' | ProtocolErrorCode;
+
+/** Every outcome once (a Record, so an outcome missing here does not compile), for documentation and tests. */
+const EVERY_OUTCOME: Readonly<Record<Outcome, true>> = {
+  ok: true,
+  invalid_argument: true,
+  unauthenticated: true,
+  not_found: true,
+  resource_exhausted: true,
+  unavailable: true,
+  internal: true,
+  method_not_allowed: true,
+  content_too_large: true,
+  unsupported_media_type: true,
+  header_fields_too_large: true,
+  request_timeout: true,
+};
+
+export const OUTCOMES = Object.keys(EVERY_OUTCOME) as readonly Outcome[];
 
 /**
  * The mapping for an HTTP client-error status that a library (Fastify, Node's HTTP parser) chose; any 4xx the

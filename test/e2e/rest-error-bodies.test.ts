@@ -17,8 +17,9 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 interface LogLine {
   readonly msg: string;
-  readonly reqId?: string;
-  readonly outcome?: number;
+  readonly requestId?: string;
+  readonly outcome?: string;
+  readonly status?: number;
   readonly reason?: string;
 }
 
@@ -43,7 +44,7 @@ async function loggedServer(
     for (let attempt = 0; attempt < 500; attempt++) {
       const found = lines
         .map((line) => JSON.parse(line) as LogLine)
-        .find((entry) => entry.msg === 'request' && entry.reqId === requestId);
+        .find((entry) => entry.msg === 'request' && entry.requestId === requestId);
       if (found) {
         return found;
       }
@@ -241,7 +242,7 @@ describe('REST error bodies', () => {
       const requestId = String(res.headers['x-request-id']);
       expect(requestId).to.match(UUID);
       const line = await requestLine(requestId);
-      expect(line?.outcome).to.equal(status);
+      expect(line?.status).to.equal(status);
       expect(line?.reason).to.be.a('string').and.not.equal('');
     });
 
@@ -292,7 +293,7 @@ describe('REST error bodies', () => {
     const requestId = answer?.headers['x-request-id'] ?? '';
     expect(requestId).to.match(UUID);
     const line = await requestLine(requestId);
-    expect(line?.outcome).to.equal(431);
+    expect(line).to.include({ status: 431, outcome: 'header_fields_too_large', operation: 'unknown' });
     expect(line?.reason).to.match(/HPE_HEADER_OVERFLOW/);
   });
 });

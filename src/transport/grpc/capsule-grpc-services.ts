@@ -8,8 +8,7 @@ import type { CapsuleService } from '../../domain/capsules/capsule-service.js';
 import type { Capsule } from '../../domain/capsules/capsule.js';
 import { CAPSULE_TYPE_REGISTRY, CAPSULE_TYPES, type CapsuleType } from '../../domain/capsules/capsule-types.js';
 import { invalidArgument, unauthenticated } from '../../domain/errors.js';
-import type { Logger } from '../../logging/logger.js';
-import type { RequestObserver } from '../../observability/metrics.js';
+import type { RequestPipeline } from '../request-pipeline.js';
 import type { ClientTrustCheck } from '../tls/tls-material.js';
 import { bindService, type BoundService } from './unary.js';
 
@@ -36,11 +35,7 @@ function capsuleFromProto(capsule: ProtoCapsule | undefined): Capsule {
 }
 
 /** The sender interface (spec/capsule-server.md "Sender: create") on gRPC. */
-export function createCapsuleSenderGrpcService(
-  service: CapsuleService,
-  logger: Logger,
-  observer?: RequestObserver,
-): BoundService {
+export function createCapsuleSenderGrpcService(service: CapsuleService, pipeline: RequestPipeline): BoundService {
   return bindService(
     KeyCapsuleSenderServiceService,
     {
@@ -53,17 +48,15 @@ export function createCapsuleSenderGrpcService(
         };
       },
     },
-    logger,
-    observer,
+    pipeline,
   );
 }
 
 /** The recipient interface (spec/capsule-server.md "Recipient: get") on gRPC, behind mutual TLS. */
 export function createCapsuleRecipientGrpcService(
   service: CapsuleService,
-  logger: Logger,
+  pipeline: RequestPipeline,
   assertClientTrusted: ClientTrustCheck,
-  observer?: RequestObserver,
 ): BoundService {
   return bindService(
     KeyCapsuleRecipientServiceService,
@@ -89,7 +82,6 @@ export function createCapsuleRecipientGrpcService(
         };
       },
     },
-    logger,
-    observer,
+    pipeline,
   );
 }

@@ -1,16 +1,11 @@
 import { KeyShareRecipientServiceService, KeyShareSenderServiceService } from '../../../gen/cdoc2/shares/v1/shares.js';
 import { invalidArgument } from '../../domain/errors.js';
 import type { ShareService } from '../../domain/shares/share-service.js';
-import type { Logger } from '../../logging/logger.js';
-import type { RequestObserver } from '../../observability/metrics.js';
+import type { RequestPipeline } from '../request-pipeline.js';
 import { bindService, type BoundService } from './unary.js';
 
 /** The sender interface of the shares server (spec/shares-server.md "Interfaces") on gRPC. */
-export function createShareSenderGrpcService(
-  service: ShareService,
-  logger: Logger,
-  observer?: RequestObserver,
-): BoundService {
+export function createShareSenderGrpcService(service: ShareService, pipeline: RequestPipeline): BoundService {
   return bindService(
     KeyShareSenderServiceService,
     {
@@ -29,17 +24,12 @@ export function createShareSenderGrpcService(
         };
       },
     },
-    logger,
-    observer,
+    pipeline,
   );
 }
 
 /** The recipient interface of the shares server on gRPC: nonces, and shares for a verified auth ticket. */
-export function createShareRecipientGrpcService(
-  service: ShareService,
-  logger: Logger,
-  observer?: RequestObserver,
-): BoundService {
+export function createShareRecipientGrpcService(service: ShareService, pipeline: RequestPipeline): BoundService {
   return bindService(
     KeyShareRecipientServiceService,
     {
@@ -49,7 +39,6 @@ export function createShareRecipientGrpcService(
         return { keyShare: { share: Buffer.from(share.share), recipient: share.recipient } };
       },
     },
-    logger,
-    observer,
+    pipeline,
   );
 }

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import {
   status as GrpcStatus,
   type MethodDefinition,
@@ -7,9 +6,9 @@ import {
   type UntypedServiceImplementation,
   type sendUnaryData,
 } from '@grpc/grpc-js';
-import type { Logger } from '../../logging/logger.js';
-import type { RequestObserver } from '../../observability/metrics.js';
-import { toPublicError } from '../error-table.js';
+import { ERROR_TABLE } from '../error-table.js';
+import { operationForGrpcPath } from '../operations.js';
+import type { RequestPipeline } from '../request-pipeline.js';
 import { peerIdentityOf, type PeerIdentity } from '../tls/peer-identity.js';
 
 /** What a handler knows of its call, beyond the request message. */
@@ -50,8 +49,9 @@ export interface BoundService {
 }
 
 /**
- * Adapts async handlers to grpc-js, in the manner of nice-grpc: every call is answered exactly once, and errors go
- * through the one error table. Two details matter for security:
+ * Adapts async handlers to grpc-js: every call is answered exactly once, through the one request pipeline
+ * (request-pipeline.ts: request id, error table, metric, log line) that the REST gateway runs too; the operation
+ * name is the one operations.ts gives the method's path. Two details matter for security:
  * - grpc-js answers a request it cannot decode with INTERNAL; malformed protobuf is the client's fault, so the
  *   deserializer is wrapped to hand the failure to the handler, which answers INVALID_ARGUMENT.
  * - grpc-js sends `err.message` of any error to the client; only `toPublicError`'s text is ever sent.
@@ -59,8 +59,7 @@ export interface BoundService {
 export function bindService<D extends Readonly<Record<string, GeneratedMethod>>>(
   definition: D,
   handlers: AsyncServiceImplementation<D>,
-  logger: Logger,
-  observer?: RequestObserver,
+  pipeline: RequestPipeline,
 ): BoundService {
   const safeDefinition: Record<string, MethodDefinition<unknown, unknown>> = {};
   const implementation: UntypedServiceImplementation = {};
@@ -77,51 +76,33 @@ export function bindService<D extends Readonly<Record<string, GeneratedMethod>>>
       },
     };
     const handler = handlers[name as keyof D] as AsyncUnaryHandler<unknown, unknown>;
-    const operation = method.path;
-    const operationName = operation.slice(operation.lastIndexOf('/') + 1);
+    const operation = operationForGrpcPath(method.path);
     implementation[name] = (
       call: ServerUnaryCall<Decoded<unknown>, unknown>,
       callback: sendUnaryData<unknown>,
     ): void => {
-      const started = process.hrtime.bigint();
-      const context: CallContext = {
-        requestId: randomUUID(),
-        peer: call.getPeer(),
-        peerIdentity: identityOf(call),
-      };
-      let answered = false;
-      const answer = (outcome: string, ...args: Parameters<sendUnaryData<unknown>>): void => {
-        if (answered) {
-          return;
-        }
-        answered = true;
+      const peer = call.getPeer();
+      const trace = pipeline.start({
+        transport: 'grpc',
+        listener: operation.listener,
+        operation: operation.name,
+        peer,
+      });
+      const context: CallContext = { requestId: trace.requestId, peer, peerIdentity: identityOf(call) };
+      const answer = (code: GrpcStatus, ...args: Parameters<sendUnaryData<unknown>>): void => {
         callback(...args);
-        const durationMs = Number(process.hrtime.bigint() - started) / 1e6;
-        observer?.observe('grpc', operationName, outcome, durationMs);
-        logger.info(
-          {
-            requestId: context.requestId,
-            transport: 'grpc',
-            operation,
-            outcome,
-            durationMs,
-            peer: context.peer,
-            certificate: context.peerIdentity?.logSubject,
-          },
-          'request',
-        );
+        trace.finish(GrpcStatus[code], context.peerIdentity?.logSubject);
       };
+      const refuse = (code: GrpcStatus, message: string): void =>
+        answer(code, { code, details: message, name: 'Error', message });
       const fail = (error: unknown): void => {
-        const { mapping, message } = toPublicError(error, logger, { requestId: context.requestId, operation });
-        answer(GrpcStatus[mapping.grpc], { code: mapping.grpc, details: message, name: 'Error', message });
+        const { mapping, message } = trace.fail(error);
+        refuse(mapping.grpc, message);
       };
       if (!call.request.ok) {
-        answer('INVALID_ARGUMENT', {
-          code: GrpcStatus.INVALID_ARGUMENT,
-          details: 'the request is not a valid protobuf message of this method',
-          name: 'Error',
-          message: 'malformed request',
-        });
+        const reason = 'the request is not a valid protobuf message of this method';
+        trace.refuse(ERROR_TABLE.invalid_argument, reason);
+        refuse(GrpcStatus.INVALID_ARGUMENT, reason);
         return;
       }
       let pending: Promise<unknown>;
@@ -131,7 +112,7 @@ export function bindService<D extends Readonly<Record<string, GeneratedMethod>>>
         fail(error);
         return;
       }
-      pending.then((response) => answer('OK', null, response), fail);
+      pending.then((response) => answer(GrpcStatus.OK, null, response), fail);
     };
   }
   return { definition: safeDefinition, implementation };

@@ -10,9 +10,10 @@ import type { CertificateRefusals } from '../../domain/certificate-trust.js';
 import type { ClientTrustCheck } from '../tls/tls-material.js';
 import { decodeBase64Field } from './base64.js';
 import { expiryHeaders, requestedExpiry } from './expiry-headers.js';
-import { requireOperation, type OpenApiOperation } from './openapi.js';
+import type { OpenApiOperation } from './openapi.js';
 import { sendError } from './error-reply.js';
-import { registerMethodNotAllowed, tlsSocketOf } from './rest-server.js';
+import { registerOperationRoutes } from './operation-routes.js';
+import { tlsSocketOf } from './rest-server.js';
 
 export { CAPSULE_NOT_FOUND };
 
@@ -35,49 +36,41 @@ const capsuleJson = (capsule: StoredCapsule): string =>
 export function registerCapsuleSenderRoutes(
   app: FastifyInstance,
   service: CapsuleService,
-  operations: ReadonlyMap<string, OpenApiOperation>,
+  openApi: ReadonlyMap<string, OpenApiOperation>,
 ): void {
-  const create = requireOperation(operations, 'createCapsule');
-  app.route({
-    method: 'POST',
-    url: create.url,
-    schema: create.schemas,
-    config: { operationId: 'createCapsule' },
-    handler: async (request, reply) => {
-      const body = request.body as CapsuleBody;
-      if (!isCapsuleType(body.capsule_type)) {
-        throw invalidArgument(`capsule_type ${JSON.stringify(body.capsule_type)} is not supported`);
-      }
-      const created = await service.create(
-        {
-          recipientId: decodeBase64Field('recipient_id', body.recipient_id),
-          ephemeralKeyMaterial: decodeBase64Field('ephemeral_key_material', body.ephemeral_key_material),
-          capsuleType: body.capsule_type,
-        },
-        requestedExpiry(request),
-      );
-      // A path, not an absolute URL: servers sit behind load balancers (spec/capsule-server.md "Sender: create").
-      return reply
-        .code(201)
-        .headers({ location: `/key-capsules/${created.transactionId}`, ...expiryHeaders(created) })
-        .send();
+  registerOperationRoutes(app, 'capsules-sender', openApi, {
+    CreateKeyCapsule: {
+      handler: async (request, reply) => {
+        const body = request.body as CapsuleBody;
+        if (!isCapsuleType(body.capsule_type)) {
+          throw invalidArgument(`capsule_type ${JSON.stringify(body.capsule_type)} is not supported`);
+        }
+        const created = await service.create(
+          {
+            recipientId: decodeBase64Field('recipient_id', body.recipient_id),
+            ephemeralKeyMaterial: decodeBase64Field('ephemeral_key_material', body.ephemeral_key_material),
+            capsuleType: body.capsule_type,
+          },
+          requestedExpiry(request),
+        );
+        // A path, not an absolute URL: servers sit behind load balancers (spec/capsule-server.md "Sender: create").
+        return reply
+          .code(201)
+          .headers({ location: `/key-capsules/${created.transactionId}`, ...expiryHeaders(created) })
+          .send();
+      },
     },
   });
-  registerMethodNotAllowed(app, create.url, ['POST']);
-  // A capsule's path exists here but serves no method: the official sender server answers GET with 405 too, and a
-  // 404 would wrongly suggest that the capsule is unknown.
-  registerMethodNotAllowed(app, requireOperation(operations, 'getCapsuleByTransactionId').url, []);
 }
 
 /** The recipient listener: `GET /key-capsules/{transactionId}` behind mutual TLS (spec "Recipient: get"). */
 export function registerCapsuleRecipientRoutes(
   app: FastifyInstance,
   service: CapsuleService,
-  operations: ReadonlyMap<string, OpenApiOperation>,
+  openApi: ReadonlyMap<string, OpenApiOperation>,
   assertClientTrusted: ClientTrustCheck,
   refusals?: CertificateRefusals,
 ): void {
-  const get = requireOperation(operations, 'getCapsuleByTransactionId');
   // Before anything else, on every path of this listener: no trusted client certificate, no answer but 401.
   // The identity the hook judged, for the handler: by then the client may have closed the connection (e.g.
   // `Connection: close` and more bytes in one write), and a destroyed socket has no certificate.
@@ -102,24 +95,19 @@ export function registerCapsuleRecipientRoutes(
     await assertClientTrusted(peer.der, peer.presentedChain);
     judged.set(request, peer);
   });
-  app.route({
-    method: 'GET',
-    url: get.url,
-    schema: get.schemas,
-    config: { operationId: 'getCapsuleByTransactionId' },
-    handler: async (request, reply) => {
-      const peer = judged.get(request);
-      if (!peer) {
-        throw unauthenticated('a client certificate is required');
-      }
-      const { transactionId } = request.params as { transactionId: string };
-      const capsule = await service.get(transactionId, peer.recipientKey);
-      return reply.code(200).headers(expiryHeaders(capsule)).type('application/json').send(capsuleJson(capsule));
+  registerOperationRoutes(app, 'capsules-recipient', openApi, {
+    GetKeyCapsule: {
+      handler: async (request, reply) => {
+        const peer = judged.get(request);
+        if (!peer) {
+          throw unauthenticated('a client certificate is required');
+        }
+        const { transactionId } = request.params as { transactionId: string };
+        const capsule = await service.get(transactionId, peer.recipientKey);
+        return reply.code(200).headers(expiryHeaders(capsule)).type('application/json').send(capsuleJson(capsule));
+      },
     },
   });
   // `/key-capsules/` names no capsule: the same 404 as any unknown id (the reference answers 404 too).
   app.get('/key-capsules/', (request, reply) => sendError(request, reply, ERROR_TABLE.not_found, CAPSULE_NOT_FOUND));
-  registerMethodNotAllowed(app, get.url, ['GET']);
-  // `/key-capsules` without an id: the reference answers 405 here.
-  registerMethodNotAllowed(app, '/key-capsules', []);
 }

@@ -2,6 +2,7 @@ import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ErrorMapping } from '../error-table.js';
+import { traceOf } from './request-traces.js';
 
 /**
  * The one place where the REST gateway renders an error. Every failure of a REST listener ends here: the domain
@@ -43,18 +44,14 @@ export function acceptsProblemJson(accept: string | readonly string[] | undefine
     });
 }
 
-/** Why each answered request failed, for its log line (the body may not say). */
-const reasons = new WeakMap<FastifyRequest, string>();
-
-export const errorReasonOf = (request: FastifyRequest): string | undefined => reasons.get(request);
-
 export function sendError(
   request: FastifyRequest,
   reply: FastifyReply,
   mapping: ErrorMapping,
   detail: string,
 ): FastifyReply {
-  reasons.set(request, detail);
+  // Why the request failed, for its log line (the body may not say) and its outcome.
+  traceOf(request)?.refuse(mapping, detail);
   reply.code(mapping.http);
   if (!acceptsProblemJson(request.headers.accept)) {
     return reply.send();

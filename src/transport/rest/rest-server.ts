@@ -1,34 +1,29 @@
-import { randomUUID } from 'node:crypto';
 import { createServer as createHttpsServer, type ServerOptions as HttpsServerOptions } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
 import { unavailable } from '../../domain/errors.js';
 import type { Logger } from '../../logging/logger.js';
-import type { ConnectionRefusals, RequestObserver } from '../../observability/metrics.js';
-import { ERROR_TABLE, mappingForHttpStatus, PROTOCOL_ERROR_TABLE, toPublicError } from '../error-table.js';
+import type { ConnectionRefusals } from '../../observability/metrics.js';
+import { ERROR_TABLE, INTERNAL_ERROR, mappingForHttpStatus, PROTOCOL_ERROR_TABLE } from '../error-table.js';
+import { UNKNOWN_OPERATION, type ListenerName } from '../operations.js';
+import { newRequestId, type RequestPipeline } from '../request-pipeline.js';
 import {
   attachOcspStapling,
   MIN_TLS_VERSION,
   type OcspStapleSource,
   type ServerIdentity,
 } from '../tls/tls-material.js';
-import { errorReasonOf, REQUEST_ID_HEADER, sendError, writeRawError } from './error-reply.js';
+import { REQUEST_ID_HEADER, sendError, writeRawError } from './error-reply.js';
+import { keepTrace, traceOf } from './request-traces.js';
 import { socketPeerIdentity } from '../tls/peer-identity.js';
 import { capConnections, queuePerConnection, type ListenerLimits } from '../connection-limits.js';
 
-declare module 'fastify' {
-  interface FastifyContextConfig {
-    /** The OpenAPI operationId of the route, for the request log. */
-    operationId?: string;
-  }
-}
-
 /** The largest legitimate body is a capsule of about 5.7 KB of JSON; anything past 16 KiB is refused with 413. */
-export const REST_BODY_LIMIT = 16 * 1024;
+const REST_BODY_LIMIT = 16 * 1024;
 
 export interface RestListenerOptions {
-  readonly name: string;
+  readonly name: ListenerName;
   readonly host: string;
   readonly port: number;
   readonly identity: ServerIdentity;
@@ -43,8 +38,8 @@ export interface RestListenerOptions {
   readonly acceptEmptyJsonBody?: boolean;
   /** The OCSP response to staple on every handshake, if any. */
   readonly ocspStaple?: OcspStapleSource | undefined;
-  /** Counts every answered request (metrics). */
-  readonly observer?: RequestObserver | undefined;
+  /** Logs and counts every answered request, the same way the gRPC listeners do. */
+  readonly pipeline: RequestPipeline;
   /** Connection, time and pipelining bounds (README "Limits"). */
   readonly limits: ListenerLimits;
   /** Counts the connections the connection cap refused. */
@@ -110,25 +105,21 @@ export async function startRestListener(options: RestListenerOptions): Promise<R
           : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
             ? PROTOCOL_ERROR_TABLE.request_timeout
             : ERROR_TABLE.invalid_argument;
-      const requestId = randomUUID();
-      writeRawError(socket, mapping, requestId);
-      options.observer?.observe('rest', 'unknown', String(mapping.http), 0);
-      options.logger.info(
-        {
-          reqId: requestId,
-          transport: 'rest',
-          listener: options.name,
-          operation: 'unknown',
-          outcome: mapping.http,
-          reason: `the HTTP request was refused before it was read (${error.code ?? 'parse error'})`,
-        },
-        'request',
-      );
+      const trace = options.pipeline.start({
+        transport: 'rest',
+        listener: options.name,
+        operation: UNKNOWN_OPERATION,
+        peer: addressOf(socket),
+      });
+      trace.refuse(mapping, `the HTTP request was refused before it was read (${error.code ?? 'parse error'})`);
+      writeRawError(socket, mapping, trace.requestId);
+      trace.finish(mapping.http);
     },
     loggerInstance,
     // Fastify's own request lines would log URLs and headers; the onResponse hook below logs one chosen line.
-    logController: new LogController({ disableRequestLogging: true }),
-    genReqId: () => randomUUID(),
+    // Lines logged through `request.log` carry the id under the name the request log line uses.
+    logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'requestId' }),
+    genReqId: newRequestId,
     ajv: {
       // Reject what the OpenAPI does not allow instead of quietly repairing it: no stripping of unknown fields,
       // no type coercion, no defaults.
@@ -153,6 +144,21 @@ export async function startRestListener(options: RestListenerOptions): Promise<R
     });
   }
 
+  // First of all hooks: the request's pipeline trace (request-pipeline.ts), finished in `onResponse`.
+  app.addHook('onRequest', (request, _reply, done) => {
+    keepTrace(
+      request,
+      options.pipeline.start({
+        transport: 'rest',
+        listener: options.name,
+        operation: request.routeOptions.config.operation ?? UNKNOWN_OPERATION,
+        peer: addressOf(request.raw.socket),
+        requestId: request.id,
+      }),
+    );
+    done();
+  });
+
   // Set by `close`: requests still arriving on open connections while the listener drains are answered 503.
   let closing = false;
   app.addHook('onRequest', async (_request, reply) => {
@@ -172,25 +178,8 @@ export async function startRestListener(options: RestListenerOptions): Promise<R
   });
 
   app.addHook('onResponse', async (request, reply) => {
-    options.observer?.observe(
-      'rest',
-      request.routeOptions.config.operationId ?? 'unknown',
-      String(reply.statusCode),
-      reply.elapsedTime,
-    );
-    request.log.info(
-      {
-        transport: 'rest',
-        listener: options.name,
-        operation: request.routeOptions.config.operationId ?? 'unknown',
-        outcome: reply.statusCode,
-        durationMs: reply.elapsedTime,
-        client: request.ip,
-        certificate: mutual ? socketPeerIdentity(tlsSocketOf(request.raw.socket))?.logSubject : undefined,
-        reason: errorReasonOf(request),
-      },
-      'request',
-    );
+    const certificate = mutual ? socketPeerIdentity(tlsSocketOf(request.raw.socket))?.logSubject : undefined;
+    traceOf(request)?.finish(reply.statusCode, certificate);
   });
 
   app.setNotFoundHandler((request, reply) => sendError(request, reply, ERROR_TABLE.not_found, options.notFoundDetail));
@@ -205,7 +194,12 @@ export async function startRestListener(options: RestListenerOptions): Promise<R
       // Fastify's own client errors (bad JSON, 413, 415, …): their messages describe the request, nothing more.
       return sendError(request, reply, mappingForHttpStatus(status), error.message);
     }
-    const { mapping, message } = toPublicError(error, request.log, { requestId: request.id });
+    const trace = traceOf(request);
+    if (!trace) {
+      // Every request gets a trace in its first hook; an error without one is a bug, answered without details.
+      return sendError(request, reply, INTERNAL_ERROR, 'internal error');
+    }
+    const { mapping, message } = trace.fail(error);
     return sendError(request, reply, mapping, message);
   });
 
@@ -232,19 +226,6 @@ export async function startRestListener(options: RestListenerOptions): Promise<R
 /** The TLS socket under a request, for reading the client certificate. */
 export const tlsSocketOf = (socket: unknown): TLSSocket => socket as TLSSocket;
 
-/** Answers 405 with `Allow` for the methods a path does not support (the reference answers 405 too). */
-export function registerMethodNotAllowed(app: FastifyInstance, url: string, allowed: readonly string[]): void {
-  const others = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'].filter(
-    (method) => !allowed.includes(method) && !(method === 'HEAD' && allowed.includes('GET')),
-  );
-  app.route({
-    method: others,
-    url,
-    handler: (request, reply) => {
-      reply.header('allow', allowed.join(', '));
-      const detail =
-        allowed.length > 0 ? `allowed methods: ${allowed.join(', ')}` : 'this path accepts no method on this listener';
-      return sendError(request, reply, PROTOCOL_ERROR_TABLE.method_not_allowed, detail);
-    },
-  });
-}
+/** The client's address and port, as grpc-js reports a peer (`host:port`). */
+const addressOf = (socket: { remoteAddress?: string | undefined; remotePort?: number | undefined }): string =>
+  `${socket.remoteAddress ?? 'unknown'}:${socket.remotePort ?? 0}`;

@@ -5,8 +5,8 @@ import { ERROR_TABLE } from '../error-table.js';
 import { decodeBase64Field } from './base64.js';
 import { sendError } from './error-reply.js';
 import { expiryHeaders, requestedExpiry } from './expiry-headers.js';
-import { requireOperation, type OpenApiOperation } from './openapi.js';
-import { registerMethodNotAllowed } from './rest-server.js';
+import type { OpenApiOperation } from './openapi.js';
+import { registerOperationRoutes } from './operation-routes.js';
 
 /** The body shape the OpenAPI schema has already enforced. */
 interface KeyShareBody {
@@ -36,66 +36,48 @@ function authTicket(request: FastifyRequest): string {
 export function registerShareRoutes(
   app: FastifyInstance,
   service: ShareService,
-  operations: ReadonlyMap<string, OpenApiOperation>,
+  openApi: ReadonlyMap<string, OpenApiOperation>,
 ): void {
-  const create = requireOperation(operations, 'createKeyShare');
-  app.route({
-    method: 'POST',
-    url: create.url,
-    schema: create.schemas,
-    config: { operationId: 'createKeyShare' },
-    handler: async (request, reply) => {
-      const body = request.body as KeyShareBody;
-      const created = await service.create(
-        { share: decodeBase64Field('share', body.share), recipient: body.recipient },
-        requestedExpiry(request),
-      );
-      return reply
-        .code(201)
-        .headers({ location: `/key-shares/${created.shareId}`, ...expiryHeaders(created) })
-        .send();
+  registerOperationRoutes(app, 'shares', openApi, {
+    CreateKeyShare: {
+      handler: async (request, reply) => {
+        const body = request.body as KeyShareBody;
+        const created = await service.create(
+          { share: decodeBase64Field('share', body.share), recipient: body.recipient },
+          requestedExpiry(request),
+        );
+        return reply
+          .code(201)
+          .headers({ location: `/key-shares/${created.shareId}`, ...expiryHeaders(created) })
+          .send();
+      },
+    },
+    CreateNonce: {
+      // The request has no fields (key-shares OpenAPI: "always empty", `nullable`): no body, an empty body and the
+      // `null` the official Java client sends all read as {} before the schema (an object) is applied.
+      preValidation: (request, _reply, done) => {
+        if (request.body === undefined || request.body === null) {
+          request.body = {};
+        }
+        done();
+      },
+      handler: async (request, reply) => {
+        const { shareId } = request.params as { shareId: string };
+        return reply.code(200).send({ nonce: await service.createNonce(shareId) });
+      },
+    },
+    GetKeyShare: {
+      handler: async (request, reply) => {
+        const { shareId } = request.params as { shareId: string };
+        const share = await service.get(shareId, authTicket(request), header(request, 'x-cdoc2-auth-x5c') ?? '');
+        // Key order as the OpenAPI lists it: share, recipient.
+        return reply
+          .code(200)
+          .type('application/json')
+          .send(JSON.stringify({ share: Buffer.from(share.share).toString('base64'), recipient: share.recipient }));
+      },
     },
   });
-  registerMethodNotAllowed(app, create.url, ['POST']);
-
-  const nonce = requireOperation(operations, 'createNonce');
-  app.route({
-    method: 'POST',
-    url: nonce.url,
-    schema: nonce.schemas,
-    config: { operationId: 'createNonce' },
-    // The request has no fields (key-shares OpenAPI: "always empty", `nullable`): no body, an empty body and the
-    // `null` the official Java client sends all read as {} before the schema (an object) is applied.
-    preValidation: (request, _reply, done) => {
-      if (request.body === undefined || request.body === null) {
-        request.body = {};
-      }
-      done();
-    },
-    handler: async (request, reply) => {
-      const { shareId } = request.params as { shareId: string };
-      return reply.code(200).send({ nonce: await service.createNonce(shareId) });
-    },
-  });
-  registerMethodNotAllowed(app, nonce.url, ['POST']);
-
-  const get = requireOperation(operations, 'getKeyShareByShareId');
-  app.route({
-    method: 'GET',
-    url: get.url,
-    schema: get.schemas,
-    config: { operationId: 'getKeyShareByShareId' },
-    handler: async (request, reply) => {
-      const { shareId } = request.params as { shareId: string };
-      const share = await service.get(shareId, authTicket(request), header(request, 'x-cdoc2-auth-x5c') ?? '');
-      // Key order as the OpenAPI lists it: share, recipient.
-      return reply
-        .code(200)
-        .type('application/json')
-        .send(JSON.stringify({ share: Buffer.from(share.share).toString('base64'), recipient: share.recipient }));
-    },
-  });
-  registerMethodNotAllowed(app, get.url, ['GET']);
   // `/key-shares/` names no share: the same 404 as any unknown id (the official server and its functional tests,
   // GET_KEYSHARE NEG-02), not a 400 for an id of length 0.
   app.get('/key-shares/', (request, reply) => sendError(request, reply, ERROR_TABLE.not_found, SHARE_NOT_FOUND));
