@@ -3,19 +3,14 @@ import { ConfigError } from '../config/load-config.js';
 import { systemClock, type Clock } from '../domain/clock.js';
 import type { Logger } from '../logging/logger.js';
 import { createMetrics } from '../observability/metrics.js';
-import { createOcspStapler } from '../pki/ocsp-stapler.js';
-import { createRevocationChecker, type RevocationStats } from '../pki/revocation-checker.js';
-import {
-  createDatabase,
-  migrateLatest,
-  MigrationLockTimeoutError,
-  poolUse,
-  type Database,
-} from '../storage/database.js';
+import type { RevocationStats } from '../pki/revocation-checker.js';
+import { poolUse, type Database } from '../storage/database.js';
 import { createKnexCapsuleStore } from '../storage/knex-capsule-store.js';
 import { createKnexShareStore } from '../storage/knex-share-store.js';
 import { createReflection } from '../transport/grpc/reflection.js';
 import { startCapsuleServer, type CapsulePorts } from './capsules.js';
+import { openDatabase } from './database-setup.js';
+import { startRevocation } from './revocation-setup.js';
 import { startCleanup, startHealthMonitor, startManagement } from './operations.js';
 import { packageRoot } from './paths.js';
 import { startSharesServer, type SharePorts } from './shares.js';
@@ -47,65 +42,13 @@ export interface RunningApp {
   close(): Promise<void>;
 }
 
-/** `mysql://user:secret@host/db` → `mysql://user:***@host/db`, for messages. */
-export const redactUrl = (url: string): string => url.replace(/\/\/([^:/@]+):[^@]*@/, '//$1:***@');
-
-/** One line naming the database (without its password) and why it cannot be used: a driver code or a reason. */
-export function databaseUnusable(url: string, error: unknown): ConfigError {
-  const code = (error as { code?: unknown }).code;
-  return new ConfigError(
-    `database.url: cannot use ${redactUrl(url)} (${typeof code === 'string' ? code : (error as Error).message})`,
-  );
-}
-
-async function openDatabase(config: ResolvedConfig, logger: Logger): Promise<Database> {
-  let db: Database | undefined;
-  try {
-    db = createDatabase({
-      url: config.database.url,
-      poolMax: config.database.pool.max,
-      queryTimeoutMs: config.database.queryTimeout,
-      logger,
-    });
-    await (config.database.migrate
-      ? migrateLatest(db, { lockTimeoutMs: config.database.migrationLockTimeout })
-      : db.raw('select 1'));
-    return db;
-  } catch (error) {
-    await db?.destroy();
-    if (error instanceof MigrationLockTimeoutError) {
-      throw new ConfigError(`database.migrate: ${error.message}`);
-    }
-    throw databaseUnusable(config.database.url, error);
-  }
-}
-
 /** Wires storage, domain and both transports from one resolved configuration, and starts every listener. */
 export async function startApp(
   config: ResolvedConfig,
   { logger, clock = systemClock }: AppDependencies,
 ): Promise<RunningApp> {
   const db = await openDatabase(config, logger.child({ component: 'database' }));
-  const { revocation: settings } = config;
-  const revocation = createRevocationChecker({
-    mode: settings.mode,
-    responderUrl: settings.responderUrl,
-    timeoutMs: settings.timeout,
-    maxResponseAgeMs: settings.maxResponseAge,
-    cacheSize: settings.cacheSize,
-    clock,
-    logger: logger.child({ component: 'revocation' }),
-  });
-  const stapler = settings.stapling
-    ? createOcspStapler({
-        certChainPem: config.material.identity.certChain.toString('utf8'),
-        responderUrl: settings.responderUrl,
-        timeoutMs: settings.timeout,
-        maxResponseAgeMs: settings.maxResponseAge,
-        clock,
-        logger: logger.child({ component: 'ocsp-stapling' }),
-      })
-    : undefined;
+  const { revocation, stapler } = startRevocation(config, clock, logger);
   const metrics = createMetrics(
     () => revocation.stats,
     () => poolUse(db),

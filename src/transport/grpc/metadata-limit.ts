@@ -1,7 +1,7 @@
 import { ServerInterceptingCall, status, type Metadata, type ServerInterceptor } from '@grpc/grpc-js';
 
 /** The largest metadata (header list) a call may send; legitimate calls send well under 1 KiB. */
-export const MAX_METADATA_BYTES = 16 * 1024;
+const MAX_METADATA_BYTES = 16 * 1024;
 
 /*
  * Below this interceptor, Node's HTTP/2 layer has fixed bounds of its own (grpc-js's connection injector gives no
