@@ -48,6 +48,9 @@ const DEFAULT_QUERY_TIMEOUT_MS = 5000;
 
 const queryTimeouts = new WeakMap<Database, number>();
 
+/** The URL of each MySQL-protocol database this module opened (the migration lock needs a session of its own). */
+const mysqlUrls = new WeakMap<Database, string>();
+
 /** The bound on one store operation of this database (see DatabaseOptions.queryTimeoutMs). */
 export const queryTimeoutOf = (db: Database): number => queryTimeouts.get(db) ?? DEFAULT_QUERY_TIMEOUT_MS;
 
@@ -81,6 +84,9 @@ const MIGRATIONS_TABLE = 'knex_migrations';
 export function createDatabase(options: DatabaseOptions): Database {
   const db = openKnex(options);
   queryTimeouts.set(db, options.queryTimeoutMs ?? DEFAULT_QUERY_TIMEOUT_MS);
+  if (options.url.startsWith('mysql://')) {
+    mysqlUrls.set(db, options.url);
+  }
   return db;
 }
 
@@ -126,7 +132,11 @@ function openKnex({ url, poolMax = 10, logger, queryTimeoutMs = DEFAULT_QUERY_TI
   throw new Error('database url must start with mysql:// or sqlite:');
 }
 
-/** How the connection pool is used now (for metrics). */
+/**
+ * How the connection pool is used now (for metrics). Knex has no documented API for this: it reads the tarn pool
+ * its typings declare on `client.pool`, so knex is pinned to an exact version in package.json and
+ * test/unit/dependency-internals.test.ts fails loudly if an upgrade moves it.
+ */
 export function poolUse(db: Database): { used: number; free: number; pendingAcquires: number } {
   const pool = (db.client as { pool?: { numUsed(): number; numFree(): number; numPendingAcquires(): number } }).pool;
   return pool
@@ -202,9 +212,8 @@ export async function migrateLatest(
  * pool). Returns how to release it; a server that refuses named locks (Galera may) leaves the retry alone.
  */
 async function takeNamedMigrationLock(db: Database, lockTimeoutMs: number): Promise<() => Promise<void>> {
-  const config = (db.client as { config: unknown }).config as { client?: unknown; connection?: { uri?: string } };
-  const uri = config.connection?.uri;
-  if (config.client !== 'mysql2' || uri === undefined) {
+  const uri = mysqlUrls.get(db);
+  if (uri === undefined) {
     return async () => {};
   }
   const connection = await createConnection({ uri, connectTimeout: 5000 });
