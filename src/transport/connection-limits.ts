@@ -14,32 +14,49 @@ export interface ConnectionCapReport {
   readonly counter?: ConnectionRefusals | undefined;
 }
 
-/** Refusals are logged at most once per this period, as one line with their count. */
+/** Refusals and closures are logged at most once per this period, as one line with their count. */
 export const REFUSAL_LOG_PERIOD_MS = 1000;
+
+/**
+ * A warning that an attacker can trigger at will, logged as one line per REFUSAL_LOG_PERIOD_MS with the count of
+ * occurrences (`count`): a flood of refusals must not become a flood of log lines.
+ */
+export function aggregatedWarning(
+  logger: Pick<Logger, 'warn'>,
+  fields: Record<string, unknown>,
+  message: string,
+): { add(): void } {
+  let count = 0;
+  return {
+    add() {
+      if (count++ === 0) {
+        setTimeout(() => {
+          logger.warn({ ...fields, count, periodMs: REFUSAL_LOG_PERIOD_MS }, message);
+          count = 0;
+        }, REFUSAL_LOG_PERIOD_MS).unref();
+      }
+    },
+  };
+}
 
 /**
  * Caps the connections one listener holds at once (Node's `maxConnections`): a connection past the cap is closed
  * at once, before TLS, so that a flood of idle connections costs a socket for a moment and nothing else. Each
- * refusal is counted, and logged as one line per second with the count (README "Limits"): a flood of refused
- * connections must not become a flood of log lines.
+ * refusal is counted and logged (aggregated, README "Limits").
  */
 export function capConnections(server: Server, max: number, report?: ConnectionCapReport): void {
   server.maxConnections = max;
   if (!report) {
     return;
   }
-  let refused = 0;
+  const warning = aggregatedWarning(
+    report.logger,
+    { listener: report.listener, maxConnections: max },
+    'connections refused at the connection cap',
+  );
   server.on('drop', () => {
     report.counter?.connectionRefused(report.listener);
-    if (refused++ === 0) {
-      setTimeout(() => {
-        report.logger.warn(
-          { listener: report.listener, refused, maxConnections: max, periodMs: REFUSAL_LOG_PERIOD_MS },
-          'connections refused at the connection cap',
-        );
-        refused = 0;
-      }, REFUSAL_LOG_PERIOD_MS).unref();
-    }
+    warning.add();
   });
 }
 

@@ -62,7 +62,7 @@ export const grpcHeaders = (path: string) => ({
   te: 'trailers',
 });
 
-export const CREATE_CAPSULE_PATH = '/cdoc2.capsules.v1.KeyCapsuleSenderService/CreateCapsule';
+export const CREATE_CAPSULE_PATH = '/cdoc2.capsules.v1.KeyCapsuleSenderService/CreateKeyCapsule';
 
 const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
 

@@ -6,7 +6,8 @@ import type { Logger } from '../../logging/logger.js';
 import { judgeClientSocket, reportRefusal } from '../tls/certificate-refusal.js';
 import type { GrpcTlsOptions } from './grpc-tls-options.js';
 import { metadataLimit } from './metadata-limit.js';
-import { capConnections, type ListenerLimits } from '../connection-limits.js';
+import { RAPID_RESET_GRACE_MS, resetBudget, resetGuard, type CallOrigin } from './reset-guard.js';
+import { aggregatedWarning, capConnections, type ListenerLimits } from '../connection-limits.js';
 import type { ConnectionRefusals } from '../../observability/metrics.js';
 import { attachOcspStapling, type OcspStapleSource } from '../tls/tls-material.js';
 import { createHealthService, serviceNameOf, type HealthSource } from './health-service.js';
@@ -32,9 +33,9 @@ const MESSAGE_LIMITS = {
  * grpc-js's documented server options for the connection bounds (README "Limits"). Keepalive pings are what
  * close a connection whose peer vanished or stopped reading.
  */
-const serverOptions = ({ grpc }: ListenerLimits) => ({
+const serverOptions = ({ grpc }: ListenerLimits, onEmptyCall: (origin: CallOrigin) => void) => ({
   ...MESSAGE_LIMITS,
-  interceptors: [metadataLimit],
+  interceptors: [resetGuard(onEmptyCall), metadataLimit],
   // Sent as the HTTP/2 setting SETTINGS_MAX_CONCURRENT_STREAMS: the stream past it is refused (REFUSED_STREAM).
   'grpc.max_concurrent_streams': grpc.maxConcurrentStreams,
   'grpc.max_connection_idle_ms': grpc.maxConnectionIdle,
@@ -80,7 +81,22 @@ export async function startGrpcListener(
   options: GrpcListenerOptions,
 ): Promise<GrpcListener> {
   const { ocspStaple, health, reflection, limits, name, logger } = options;
-  const server = new Server(serverOptions(limits));
+  /**
+   * The open connections, by the client's address and port (as grpc-js reports them for each call). A connection
+   * that makes too many empty calls (a rapid-reset attacker, reset-guard.ts) is closed here: nghttp2 would send it
+   * GOAWAY and stop reading without closing it, leaving the socket open until the keepalive ping (40 s by default).
+   */
+  const connections = new Map<string, { readonly socket: TLSSocket; readonly budget: { take(): boolean } }>();
+  const keyOf = (origin: CallOrigin): string => `${origin.remoteAddress}|${origin.remotePort}`;
+  const rapidResets = aggregatedWarning(logger, { listener: name }, 'connections closed for rapid reset');
+  const onEmptyCall = (origin: CallOrigin): void => {
+    const connection = connections.get(keyOf(origin));
+    if (connection && !connection.budget.take() && connections.delete(keyOf(origin))) {
+      rapidResets.add();
+      setTimeout(() => connection.socket.destroy(), RAPID_RESET_GRACE_MS).unref();
+    }
+  };
+  const server = new Server(serverOptions(limits, onEmptyCall));
   const names = services.map(serviceNameOf);
   const all = health ? [...services, createHealthService(names, health)] : services;
   for (const service of all) {
@@ -88,7 +104,6 @@ export async function startGrpcListener(
   }
   reflection?.(server, names);
   const injector = server.createConnectionInjector(ServerCredentials.createInsecure());
-  const sockets = new Set<TLSSocket>();
   let closing = false;
   const tlsServer = createTlsServer(tls, (socket: TLSSocket) => {
     // Errors of an open connection end it; HTTP/2 logs nothing of them either.
@@ -105,8 +120,13 @@ export async function startGrpcListener(
         return;
       }
     }
-    sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
+    const key = keyOf(socket);
+    connections.set(key, { socket, budget: resetBudget() });
+    socket.once('close', () => {
+      if (connections.get(key)?.socket === socket) {
+        connections.delete(key);
+      }
+    });
     injector.injectConnection(socket);
   });
   // A failed handshake (TLS 1.2, no shared protocol, a timeout) is the client's; the socket is already closed.
@@ -131,7 +151,7 @@ export async function startGrpcListener(
         tlsServer.close();
         const timer = setTimeout(() => {
           server.forceShutdown();
-          sockets.forEach((socket) => socket.destroy());
+          connections.forEach(({ socket }) => socket.destroy());
           resolve();
         }, graceMs);
         // GOAWAY on every connection; each closes when its calls are done.
