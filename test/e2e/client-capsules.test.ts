@@ -27,7 +27,7 @@ import type { IssuedCertificate } from '../../src/pki/certificates.js';
 import { execFileSync } from 'node:child_process';
 
 /**
- * The client library against a real key capsule server over real TLS 1.3 (spec/capsule-server.md): every call
+ * The client library against a real key capsule server over real TLS 1.3 (README "Using the API"): every call
  * names a server by its list id; the server's certificate is pinned.
  */
 describe('client library: key capsules over REST and gRPC, with the server key pinned', () => {

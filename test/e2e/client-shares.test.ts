@@ -27,7 +27,7 @@ import { startServerProcess, type ServerProcess } from '../support/server-proces
 import { getTestPki, type TestPki } from '../support/test-pki.js';
 
 /**
- * Scheme SC07 and SC08 end to end (spec/shares-server.md "Why it exists"): five shares server processes, each
+ * Scheme SC07 and SC08 end to end (README "The shares server"): five shares server processes, each
  * with its own MariaDB database and run by its own organization; servers 1, 3 and 5 are reached over REST, 2 and 4
  * over gRPC. The recipient signs once per secret.
  */

@@ -18,7 +18,7 @@ import { expectRefused } from '../support/transport-outcome.js';
 import { presentation, recipientOf, ticketUrl } from './shares-helpers.js';
 
 /**
- * Scheme SC07 (spec/shares-server.md "Why it exists"): the sender splits the key n-of-n by XOR over three shares
+ * Scheme SC07 (README "The shares server"): the sender splits the key n-of-n by XOR over three shares
  * servers run by different organizations; the recipient signs ONE ticket naming all three and shows each server
  * only its own URL. Three whole servers, each with its own base URL and its own MariaDB database.
  */

@@ -17,7 +17,7 @@ import { restGet, ticketHeaders } from '../support/share-drivers.js';
 import { changeCharacter, NONCE_TTL_MS } from './shares-helpers.js';
 
 /**
- * The public Smart-ID demo ticket (spec/shares-server.md "Test vector"), made by the reference Java client against
+ * The public Smart-ID demo ticket (README "Tests"), made by the reference Java client against
  * the real Smart-ID demo service, verified end to end: a server configured with the base URL and issuers the
  * ticket was made for, a share row and a nonce row put straight into its database (the nonce is the one the
  * ticket names, so it cannot come from CreateNonce).

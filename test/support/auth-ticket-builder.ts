@@ -10,7 +10,7 @@ import { disclosureDigest } from '../../src/domain/shares/sd-jwt.js';
 import type { IssuedCertificate } from '../../src/pki/certificates.js';
 
 /**
- * The client side of the CDOC2 auth ticket (spec/shares-server.md "The auth ticket") for the server's tests: the
+ * The client side of the CDOC2 auth ticket (README "The shares server") for the server's tests: the
  * library's ticket builder (src/domain/shares/auth-ticket.ts) with every knob an attack needs exposed, so that tests
  * can make exactly one thing wrong at a time (a forged alg, none, HMAC, a wrong iss or typ).
  */

@@ -72,6 +72,8 @@ export function restOutcome<T>(res: HttpResponse, success: number, decode: (res:
   expect(refusal, `unexpected status ${res.status}: ${res.body}`).to.not.equal(undefined);
   expect(res.headers['content-type']).to.match(/^application\/problem\+json/);
   const problem = JSON.parse(res.body) as { detail?: unknown };
+  // Exactly the members RFC 9457 defines that the servers use: nothing else may leak into an error body.
+  expect(problem).to.have.all.keys('type', 'title', 'status', 'detail');
   expect(problem).to.include({
     type: 'about:blank',
     title: TABLE_ROW[refusal ?? 'bad-request'].title,

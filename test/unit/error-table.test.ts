@@ -11,8 +11,8 @@ import {
 } from '../../src/transport/error-table.js';
 
 /**
- * spec/interfaces.md "gRPC": INVALID_ARGUMENT (REST 400), UNAUTHENTICATED (401), NOT_FOUND (404), UNAVAILABLE (503);
- * plus RESOURCE_EXHAUSTED (429) for the bounded number of live nonces per share.
+ * README "Using the API" (the error tables): INVALID_ARGUMENT (REST 400), UNAUTHENTICATED (401), NOT_FOUND (404),
+ * UNAVAILABLE (503); plus RESOURCE_EXHAUSTED (429) for the bounded number of live nonces per share.
  */
 const EXPECTED: Readonly<Record<DomainErrorCode, { grpc: number; http: number }>> = {
   invalid_argument: { grpc: 3, http: 400 },
