@@ -2,7 +2,7 @@ import type { Knex } from 'knex';
 import type { CapsuleStore } from '../domain/capsules/capsule-store.js';
 import type { StoredCapsule } from '../domain/capsules/capsule.js';
 import { isCapsuleType } from '../domain/capsules/capsule-types.js';
-import { createBatcher, createBatchWriter } from './batch-writer.js';
+import { createBatchWriter, createLookupBatcher } from './batch-writer.js';
 import { withDatabaseErrors } from './database-errors.js';
 import { deleteExpiredRows } from './expired-rows.js';
 
@@ -50,20 +50,6 @@ const fromRow = (row: CapsuleRow): StoredCapsule => {
   };
 };
 
-/** A read of one capsule: its id, and the instant its expiry must be later than. */
-interface Lookup {
-  readonly transactionId: string;
-  readonly now: number;
-}
-
-/**
- * Concurrent reads by id share one `SELECT … WHERE transaction_id IN (…)` (storage/batch-writer.ts: a lone read is
- * sent at once). The profile of the GET paths showed a statement per request, its build in Knex, its packet in
- * mysql2 and its socket write, as a third of the server's time. Each lookup keeps its own `now`: the statement asks
- * for rows unexpired at the earliest of them, and each lookup is then held to its own.
- */
-const READ_SLOTS = 4;
-
 export function createKnexCapsuleStore(db: Knex): CapsuleStore {
   // Concurrent creates share multi-row INSERTs (storage/batch-writer.ts).
   const writer = createBatchWriter<CapsuleRow>({
@@ -71,26 +57,21 @@ export function createKnexCapsuleStore(db: Knex): CapsuleStore {
       await db<CapsuleRow>(TABLE).insert([...rows]);
     },
   });
-  const reader = createBatcher<Lookup, CapsuleRow | undefined>({
-    maxConcurrent: READ_SLOTS,
-    runMany: async (lookups) => {
-      const ids = [...new Set(lookups.map((lookup) => lookup.transactionId))];
-      const rows = await db<CapsuleRow>(TABLE)
-        .whereIn('transaction_id', ids)
-        .andWhere('expires_at', '>', Math.min(...lookups.map((lookup) => lookup.now)));
-      const byId = new Map(rows.map((row) => [idOf(row), row]));
-      return lookups.map(({ transactionId, now }) => {
-        const row = byId.get(transactionId);
-        return row && Number(row.expires_at) > now ? row : undefined;
-      });
-    },
+  // Concurrent reads by id share one SELECT (storage/batch-writer.ts).
+  const reader = createLookupBatcher<CapsuleRow>({
+    select: (ids, earliest) =>
+      db<CapsuleRow>(TABLE)
+        .whereIn('transaction_id', [...ids])
+        .andWhere('expires_at', '>', earliest),
+    idOf,
+    expiresAt: (row) => Number(row.expires_at),
   });
   return {
     insert: (capsule) => withDatabaseErrors(db, () => writer.write(toRow(capsule))),
 
     findUnexpired: (transactionId, now) =>
       withDatabaseErrors(db, async () => {
-        const row = await reader.run({ transactionId, now: now.getTime() });
+        const row = await reader.run({ id: transactionId, now: now.getTime() });
         return row ? fromRow(row) : undefined;
       }),
 

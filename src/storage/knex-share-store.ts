@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 import type { ShareNonce, StoredShare } from '../domain/shares/key-share.js';
 import type { AddNonceResult, ShareStore } from '../domain/shares/share-store.js';
-import { createBatcher, createBatchWriter } from './batch-writer.js';
+import { createBatcher, createBatchWriter, createLookupBatcher } from './batch-writer.js';
 import { withDatabaseErrors } from './database-errors.js';
 import { deleteExpiredRows } from './expired-rows.js';
 
@@ -186,6 +186,16 @@ export function createKnexShareStore(db: Knex): ShareStore {
   // Concurrent nonce requests share one transaction (storage/batch-writer.ts); SQLite runs each in one statement.
   const nonceBatcher = mysql ? createBatcher({ runMany: addNoncesLocked }) : undefined;
 
+  // Concurrent reads by id share one SELECT (storage/batch-writer.ts).
+  const shareReader = createLookupBatcher<ShareRow>({
+    select: (ids, earliest) =>
+      db<ShareRow>(SHARES)
+        .whereIn('share_id', [...ids])
+        .andWhere('expires_at', '>', earliest),
+    idOf: (row) => text(row.share_id),
+    expiresAt: (row) => Number(row.expires_at),
+  });
+
   // Concurrent creates share multi-row INSERTs (storage/batch-writer.ts).
   const shareWriter = createBatchWriter<ShareRow>({
     insertMany: async (rows) => {
@@ -198,10 +208,7 @@ export function createKnexShareStore(db: Knex): ShareStore {
 
     findUnexpired: (shareId, now) =>
       withDatabaseErrors(db, async () => {
-        const row = await db<ShareRow>(SHARES)
-          .where('share_id', shareId)
-          .andWhere('expires_at', '>', now.getTime())
-          .first();
+        const row = await shareReader.run({ id: shareId, now: now.getTime() });
         return row ? fromShareRow(row) : undefined;
       }),
 

@@ -143,6 +143,22 @@ describe('coalesced inserts', () => {
       expect(found[0]?.ephemeralKeyMaterial).to.deep.equal(capsules[0]?.ephemeralKeyMaterial);
       expect(statements.length).to.be.within(1, 63);
     });
+
+    it('coalesces concurrent share reads too: each finds its own share, an unknown or expired id finds none', async () => {
+      const db = backend.open();
+      const store = createKnexShareStore(db);
+      const now = new Date('2030-01-01T00:00:00Z');
+      const shares = Array.from({ length: 30 }, () => makeStoredShare(now));
+      await Promise.all(shares.map((share) => store.insert(share)));
+      const selects = watchStatements(db, 'key_shares', 'select * from');
+      const ids = [...shares.map((share) => share.shareId), makeStoredShare(now).shareId];
+      const found = await Promise.all([
+        ...ids.map((id) => store.findUnexpired(id, now)),
+        store.findUnexpired(ids[0] as string, new Date(now.getTime() + 86_400_000)),
+      ]);
+      expect(found.map((share) => share?.shareId)).to.deep.equal([...ids.slice(0, 30), undefined, undefined]);
+      expect(selects.length).to.be.within(1, 31);
+    });
   });
 
   describe('MariaDB stopped in the middle of a burst', function () {
