@@ -83,7 +83,14 @@ export const PROTOCOL_ERROR_TABLE: Readonly<Record<ProtocolErrorCode, ErrorMappi
  * `outcome` field of the request log line; the transport's own code (HTTP status, gRPC status name) is the
  * separate `status` field, so a dashboard or alert is written once for both wires.
  */
-export type Outcome = 'ok' | DomainErrorCode | 'internal' | ProtocolErrorCode;
+export type Outcome = 'ok' | DomainErrorCode | 'internal' | ProtocolErrorCode | AbandonedOutcome;
+
+/**
+ * A request that ended with no answer from us: the client cancelled it or closed its connection (`cancelled`), or
+ * its gRPC deadline passed first (`deadline_exceeded`; grpc-js then answers DEADLINE_EXCEEDED itself). The work
+ * already started is not undone (a create may still commit), which is why these are counted apart from errors.
+ */
+export type AbandonedOutcome = 'cancelled' | 'deadline_exceeded';
 
 /** Every outcome once (a Record, so an outcome missing here does not compile), for documentation and tests. */
 const EVERY_OUTCOME: Readonly<Record<Outcome, true>> = {
@@ -99,6 +106,8 @@ const EVERY_OUTCOME: Readonly<Record<Outcome, true>> = {
   unsupported_media_type: true,
   header_fields_too_large: true,
   request_timeout: true,
+  cancelled: true,
+  deadline_exceeded: true,
 };
 
 export const OUTCOMES = Object.keys(EVERY_OUTCOME) as readonly Outcome[];

@@ -29,38 +29,43 @@ export interface OperationSpec {
   readonly grpcPath: string;
 }
 
+/**
+ * Each operation's listener, also as a type: a listener's REST route table must name exactly its operations
+ * (rest/operation-routes.ts), so an operation added here without a handler, or a handler on the wrong listener,
+ * does not compile.
+ */
+const LISTENER_OF = {
+  CreateKeyCapsule: 'capsules-sender',
+  GetKeyCapsule: 'capsules-recipient',
+  CreateKeyShare: 'shares',
+  CreateNonce: 'shares',
+  GetKeyShare: 'shares',
+} as const satisfies Record<OperationName, ListenerName>;
+
+/** The operations a listener serves, as a type. */
+export type OperationOf<L extends ListenerName> = {
+  [K in OperationName]: (typeof LISTENER_OF)[K] extends L ? K : never;
+}[OperationName];
+
 const operation = (
   name: OperationName,
-  listener: ListenerName,
   operationId: string,
   method: 'GET' | 'POST',
   grpc: { readonly path: string },
-): OperationSpec => ({ name, listener, rest: { operationId, method }, grpcPath: grpc.path });
+): OperationSpec => ({ name, listener: LISTENER_OF[name], rest: { operationId, method }, grpcPath: grpc.path });
 
 const CAPSULE_SENDER = KeyCapsuleSenderServiceService;
 const CAPSULE_RECIPIENT = KeyCapsuleRecipientServiceService;
 const SHARE_SENDER = KeyShareSenderServiceService;
 const SHARE_RECIPIENT = KeyShareRecipientServiceService;
 
-/** name, listener, OpenAPI operationId and method, generated gRPC method. */
+/** name, OpenAPI operationId and method, generated gRPC method. */
 export const OPERATIONS: Readonly<Record<OperationName, OperationSpec>> = {
-  CreateKeyCapsule: operation(
-    'CreateKeyCapsule',
-    'capsules-sender',
-    'createCapsule',
-    'POST',
-    CAPSULE_SENDER.createKeyCapsule,
-  ),
-  GetKeyCapsule: operation(
-    'GetKeyCapsule',
-    'capsules-recipient',
-    'getCapsuleByTransactionId',
-    'GET',
-    CAPSULE_RECIPIENT.getKeyCapsule,
-  ),
-  CreateKeyShare: operation('CreateKeyShare', 'shares', 'createKeyShare', 'POST', SHARE_SENDER.createKeyShare),
-  CreateNonce: operation('CreateNonce', 'shares', 'createNonce', 'POST', SHARE_RECIPIENT.createNonce),
-  GetKeyShare: operation('GetKeyShare', 'shares', 'getKeyShareByShareId', 'GET', SHARE_RECIPIENT.getKeyShare),
+  CreateKeyCapsule: operation('CreateKeyCapsule', 'createCapsule', 'POST', CAPSULE_SENDER.createKeyCapsule),
+  GetKeyCapsule: operation('GetKeyCapsule', 'getCapsuleByTransactionId', 'GET', CAPSULE_RECIPIENT.getKeyCapsule),
+  CreateKeyShare: operation('CreateKeyShare', 'createKeyShare', 'POST', SHARE_SENDER.createKeyShare),
+  CreateNonce: operation('CreateNonce', 'createNonce', 'POST', SHARE_RECIPIENT.createNonce),
+  GetKeyShare: operation('GetKeyShare', 'getKeyShareByShareId', 'GET', SHARE_RECIPIENT.getKeyShare),
 };
 
 export const OPERATION_NAMES = Object.keys(OPERATIONS) as readonly OperationName[];

@@ -5,6 +5,7 @@ import {
   INTERNAL_ERROR,
   mappingForHttpStatus,
   toPublicError,
+  type AbandonedOutcome,
   type ErrorMapping,
   type Outcome,
   type PublicError,
@@ -53,6 +54,12 @@ export interface RequestTrace {
   /** Records a refusal the transport decided itself (protocol errors, schema violations) and why. */
   refuse(mapping: ErrorMapping, reason: string): void;
   /**
+   * Ends a request that got no answer of ours (README "Health, metrics, logs"): the client cancelled it or went
+   * away, or its deadline passed. Writes the log line and metric now, with `status` the transport's code for it;
+   * the answer the work produces later is discarded by the transport and recorded nowhere.
+   */
+  abandon(outcome: AbandonedOutcome, status: number | string, reason: string): void;
+  /**
    * Writes the request's one log line and metric; later calls do nothing. `status` is the transport's own code (an
    * HTTP status or a gRPC status name); `certificate` the client certificate's log subject, if any.
    */
@@ -81,38 +88,47 @@ export function createRequestPipeline(logger: Logger, observer?: RequestObserver
       const requestId = request.requestId ?? newRequestId();
       let recorded: { readonly outcome: Outcome; readonly reason: string } | undefined;
       let finished = false;
+      const finish = (status: number | string, certificate?: string): void => {
+        if (finished) {
+          return;
+        }
+        finished = true;
+        const durationMs = Number(process.hrtime.bigint() - started) / 1e6;
+        const outcome = recorded?.outcome ?? outcomeOfStatus(status);
+        observer?.observe(request.transport, request.operation, outcome, durationMs);
+        const line: Record<(typeof REQUEST_LOG_FIELDS)[number], unknown> = {
+          requestId,
+          transport: request.transport,
+          listener: request.listener,
+          operation: request.operation,
+          outcome,
+          status,
+          durationMs,
+          peer: request.peer,
+          certificate,
+          reason: recorded?.reason,
+        };
+        logger.info(line, 'request');
+      };
       return {
         requestId,
         fail(error) {
           const publicError = toPublicError(error, logger, { requestId, operation: request.operation });
-          recorded = { outcome: publicError.mapping.outcome, reason: publicError.message };
+          if (!finished) {
+            recorded = { outcome: publicError.mapping.outcome, reason: publicError.message };
+          }
           return publicError;
         },
         refuse(mapping, reason) {
           recorded = { outcome: mapping.outcome, reason };
         },
-        finish(status, certificate) {
-          if (finished) {
-            return;
+        abandon(outcome, status, reason) {
+          if (!finished) {
+            recorded = { outcome, reason };
+            finish(status);
           }
-          finished = true;
-          const durationMs = Number(process.hrtime.bigint() - started) / 1e6;
-          const outcome = recorded?.outcome ?? outcomeOfStatus(status);
-          observer?.observe(request.transport, request.operation, outcome, durationMs);
-          const line: Record<(typeof REQUEST_LOG_FIELDS)[number], unknown> = {
-            requestId,
-            transport: request.transport,
-            listener: request.listener,
-            operation: request.operation,
-            outcome,
-            status,
-            durationMs,
-            peer: request.peer,
-            certificate,
-            reason: recorded?.reason,
-          };
-          logger.info(line, 'request');
         },
+        finish,
       };
     },
   };

@@ -1,11 +1,13 @@
 import { Writable } from 'node:stream';
+import { Metadata, status } from '@grpc/grpc-js';
+import { createConnection } from 'mysql2/promise';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { expect } from 'chai';
 import { createAuthTicket, oneLinePem } from '../support/auth-ticket-builder.js';
 import { capsuleFor } from '../support/capsule-fixtures.js';
 import { CAPSULE_TRANSPORTS, type CapsuleDriver } from '../support/capsule-drivers.js';
 import { newNonce, SHARE_TRANSPORTS, storeShare, type ShareDriver } from '../support/share-drivers.js';
-import { startTestServer, type TestServer } from '../support/test-server.js';
+import { call, https, recipientClient, startTestServer, type TestServer } from '../support/test-server.js';
 import { expectOk } from '../support/transport-outcome.js';
 import { issueShare, recipientOf, unknownShareId } from './shares-helpers.js';
 import { OPERATION_NAMES, type OperationName } from '../../src/transport/operations.js';
@@ -189,6 +191,51 @@ describe('one request pipeline for REST and gRPC', () => {
       const outcomes = CASES.filter((entry) => entry.operation === name).map((entry) => entry.outcome);
       expect(outcomes, name).to.include('ok').and.to.have.length.greaterThan(1);
     }
+  });
+
+  it('records a request its client abandoned when abandoned: REST cancelled (499), gRPC deadline_exceeded', async () => {
+    const id = expectOk(await rest.capsules.create(capsuleFor(server.pki.clients.ecP256))).transactionId;
+    const first = lines.length;
+    // A real wait in the database: the capsule table write-locked by another session holds the lookup.
+    const locker = await createConnection(String(server.config.database.url));
+    await locker.query('LOCK TABLES key_capsules WRITE');
+    try {
+      const restGet = https(server.pki, {
+        port: server.ports.restRecipient,
+        method: 'GET',
+        path: `/key-capsules/${id}`,
+        client: server.pki.clients.ecP256,
+        signal: AbortSignal.timeout(300),
+      });
+      const client = recipientClient(server.pki, server.ports.grpcRecipient, server.pki.clients.ecP256);
+      const grpcGet = call((callback) =>
+        client.getKeyCapsule({ transactionId: id }, new Metadata(), { deadline: Date.now() + 300 }, callback),
+      );
+      const [restEnd, grpcEnd] = await Promise.allSettled([restGet, grpcGet]);
+      client.close();
+      expect(restEnd.status, 'the REST client gave up').to.equal('rejected');
+      expect((grpcEnd as PromiseRejectedResult).reason).to.include({ code: status.DEADLINE_EXCEEDED });
+      const abandoned = (): Array<Record<string, unknown>> =>
+        lines.slice(first).filter((line) => line['msg'] === 'request' && line['operation'] === 'GetKeyCapsule');
+      for (let waited = 0; abandoned().length < 2 && waited < 2000; waited += 20) {
+        await sleep(20);
+      }
+      // Recorded while the lookup still waits: when the client left, not when the work ends.
+      expect(
+        abandoned().map(({ transport, outcome, status: code }) => ({ transport, outcome, code })),
+      ).to.have.deep.members([
+        { transport: 'rest', outcome: 'cancelled', code: 499 },
+        { transport: 'grpc', outcome: 'deadline_exceeded', code: 'DEADLINE_EXCEEDED' },
+      ]);
+    } finally {
+      await locker.query('UNLOCK TABLES');
+      await locker.end();
+    }
+    // The lookups then finish; their answers are dropped and nothing more is recorded for them.
+    await sleep(300);
+    expect(
+      lines.slice(first).filter((line) => line['msg'] === 'request' && line['operation'] === 'GetKeyCapsule'),
+    ).to.have.length(2);
   });
 
   for (const entry of CASES) {

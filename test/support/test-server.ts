@@ -126,6 +126,8 @@ export interface HttpRequest {
   readonly body?: string | Buffer;
   /** The client certificate to present, if any. */
   readonly client?: IssuedCertificate;
+  /** Aborts the request (closing its connection) when it fires. */
+  readonly signal?: AbortSignal;
 }
 
 /** One HTTPS request over a fresh TLS 1.3 connection that trusts only the test CA. */
@@ -143,6 +145,7 @@ export async function https(pki: TestPki, request: HttpRequest): Promise<HttpRes
         minVersion: 'TLSv1.3',
         agent: false,
         ...(request.client ? { cert: request.client.certPem, key: request.client.keyPem } : {}),
+        ...(request.signal ? { signal: request.signal } : {}),
       },
       (res) => {
         const chunks: Buffer[] = [];

@@ -39,6 +39,33 @@ function recordingPipeline() {
 const START = { transport: 'grpc', listener: 'shares', operation: 'GetKeyShare', peer: '127.0.0.1:5000' } as const;
 
 describe('request pipeline', () => {
+  it('records a request abandoned by its client once, when abandoned, and not again when the work ends', () => {
+    const { pipeline, lines, observed } = recordingPipeline();
+    const trace = pipeline.start(START);
+    trace.abandon('deadline_exceeded', 'DEADLINE_EXCEEDED', 'the deadline of the call passed before the answer');
+    // The work finishing later (its answer dropped by the transport) changes nothing.
+    trace.fail(invalidArgument('too late'));
+    trace.finish('INVALID_ARGUMENT');
+    trace.abandon('cancelled', 'CANCELLED', 'again');
+    const requestLines = lines.filter((line) => line['msg'] === 'request');
+    expect(requestLines).to.have.length(1);
+    expect(requestLines[0]).to.include({
+      outcome: 'deadline_exceeded',
+      status: 'DEADLINE_EXCEEDED',
+      reason: 'the deadline of the call passed before the answer',
+    });
+    expect(observed).to.deep.equal(['grpc GetKeyShare deadline_exceeded']);
+  });
+
+  it('does not let an abandonment after the answer change what was recorded', () => {
+    const { pipeline, lines, observed } = recordingPipeline();
+    const trace = pipeline.start({ ...START, transport: 'rest' });
+    trace.finish(200);
+    trace.abandon('cancelled', 499, 'the client closed the connection before the answer');
+    expect(lines.filter((line) => line['msg'] === 'request').map((line) => line['outcome'])).to.deep.equal(['ok']);
+    expect(observed).to.deep.equal(['rest GetKeyShare ok']);
+  });
+
   it('writes one log line of exactly the pipeline fields and one metric per request, however often finished', () => {
     const { pipeline, lines, observed } = recordingPipeline();
     const trace = pipeline.start(START);
@@ -90,11 +117,11 @@ describe('request pipeline', () => {
     expect(outcomes).to.deep.equal(['ok', 'ok', 'content_too_large', 'unavailable', 'internal']);
   });
 
-  it('has one outcome code for every error table entry, and ok', () => {
+  it('has one outcome code for every error table entry, ok, and the two for a request abandoned by its client', () => {
     const tableOutcomes = [...Object.values(ERROR_TABLE), ...Object.values(PROTOCOL_ERROR_TABLE), INTERNAL_ERROR].map(
       (mapping) => mapping.outcome,
     );
-    expect([...OUTCOMES].sort()).to.deep.equal(['ok', ...tableOutcomes].sort());
+    expect([...OUTCOMES].sort()).to.deep.equal(['ok', 'cancelled', 'deadline_exceeded', ...tableOutcomes].sort());
   });
 });
 

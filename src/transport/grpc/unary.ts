@@ -27,6 +27,10 @@ function identityOf(call: ServerUnaryCall<unknown, unknown>): PeerIdentity | und
   return certificate?.raw ? peerIdentityOf(certificate) : undefined;
 }
 
+/** grpc-js gives a call's deadline as a Date or epoch milliseconds (Infinity when the client set none). */
+const deadlinePassed = (deadline: Date | number): boolean =>
+  (deadline instanceof Date ? deadline.getTime() : deadline) <= Date.now();
+
 /** The shape of ts-proto's generated method definitions. */
 interface GeneratedMethod {
   readonly path: string;
@@ -89,6 +93,15 @@ export function bindService<D extends Readonly<Record<string, GeneratedMethod>>>
         peer,
       });
       const context: CallContext = { requestId: trace.requestId, peer, peerIdentity: identityOf(call) };
+      // A call cancelled by its client, or whose deadline passed, gets no answer of ours (grpc-js drops it and, for
+      // a deadline, answers DEADLINE_EXCEEDED itself): it is recorded when it ends, not when the work does.
+      call.on('cancelled', () => {
+        if (deadlinePassed(call.getDeadline())) {
+          trace.abandon('deadline_exceeded', 'DEADLINE_EXCEEDED', 'the deadline of the call passed before the answer');
+        } else {
+          trace.abandon('cancelled', 'CANCELLED', 'the client cancelled the call before the answer');
+        }
+      });
       const answer = (code: GrpcStatus, ...args: Parameters<sendUnaryData<unknown>>): void => {
         callback(...args);
         trace.finish(GrpcStatus[code], context.peerIdentity?.logSubject);

@@ -1,6 +1,6 @@
 import type { FastifyInstance, preValidationHookHandler, RouteHandlerMethod } from 'fastify';
 import { PROTOCOL_ERROR_TABLE } from '../error-table.js';
-import { operationsOf, type ListenerName, type OperationName } from '../operations.js';
+import { operationsOf, type ListenerName, type OperationName, type OperationOf } from '../operations.js';
 import { sendError } from './error-reply.js';
 import { requireOperation, type OpenApiOperation } from './openapi.js';
 
@@ -43,20 +43,17 @@ function registerMethodNotAllowed(app: FastifyInstance, url: string, allowed: re
  * `/key-capsules` on the recipient listener) answer 405 to every method: the official servers do, and a 404 would
  * wrongly suggest that a capsule is unknown.
  */
-export function registerOperationRoutes(
+export function registerOperationRoutes<L extends ListenerName>(
   app: FastifyInstance,
-  listener: ListenerName,
+  listener: L,
   openApi: ReadonlyMap<string, OpenApiOperation>,
-  routes: Readonly<Partial<Record<OperationName, RestOperation>>>,
+  routes: Readonly<Record<OperationOf<L>, RestOperation>>,
 ): void {
-  const served = operationsOf(listener);
-  const strays = Object.keys(routes).filter((name) => !served.some((spec) => spec.name === name));
-  if (strays.length > 0) {
-    throw new Error(`the ${listener} listener serves no operation ${strays.join(', ')}`);
-  }
+  // The type names exactly the listener's operations; the table is read by name only for those.
+  const handlers: Readonly<Partial<Record<OperationName, RestOperation>>> = routes;
   const allowedByUrl = new Map<string, string[]>();
-  for (const spec of served) {
-    const route = routes[spec.name];
+  for (const spec of operationsOf(listener)) {
+    const route = handlers[spec.name];
     const binding = requireOperation(openApi, spec.rest.operationId);
     if (!route || binding.method !== spec.rest.method) {
       throw new Error(`${spec.name}: no REST handler, or the OpenAPI method is not ${spec.rest.method}`);

@@ -177,6 +177,13 @@ export async function startRestListener(options: RestListenerOptions): Promise<R
     return payload;
   });
 
+  // A client that closes its connection before the answer gets none; the request is recorded then, with outcome
+  // `cancelled` and status 499 as nothing was sent (README "Health, metrics, logs"), not when the work ends.
+  app.addHook('onRequestAbort', (request, done) => {
+    traceOf(request)?.abandon('cancelled', 499, 'the client closed the connection before the answer');
+    done();
+  });
+
   app.addHook('onResponse', async (request, reply) => {
     const certificate = mutual ? socketPeerIdentity(tlsSocketOf(request.raw.socket))?.logSubject : undefined;
     traceOf(request)?.finish(reply.statusCode, certificate);
