@@ -428,7 +428,13 @@ async function main(): Promise<void> {
     // BENCH_ONLY=REGEX measures the rows whose name matches, with their ceilings (e.g. for a profile of one path).
     const only = process.env['BENCH_ONLY'] ? new RegExp(process.env['BENCH_ONLY']) : undefined;
     const picked = rows.filter((row) => !only || only.test(row.name));
-    const wanted = new Set(picked.flatMap((row) => [row.name, ...(row.against ? [row.against.row] : [])]));
+    // With the rows they are compared with, and theirs in turn (the share GET needs the capsule GET and its echo).
+    const wanted = new Set(picked.map((row) => row.name));
+    for (const row of [...rows].reverse()) {
+      if (wanted.has(row.name) && row.against) {
+        wanted.add(row.against.row);
+      }
+    }
     rows.splice(0, rows.length, ...rows.filter((row) => wanted.has(row.name)));
     const runs = new Map<string, Measured[]>(rows.map((row) => [row.name, []]));
     const say = (text: string): void => void process.stderr.write(`${text}\n`);
@@ -492,7 +498,8 @@ async function main(): Promise<void> {
     const json: Record<string, unknown>[] = [];
     for (const row of rows) {
       const best = pick(row.name);
-      const ratio = row.against ? best.rate / rateOf(row.against.row) : undefined;
+      // A ceiling that measured nothing gives no ratio (the table then says NOT met), never Infinity.
+      const ratio = row.against && rateOf(row.against.row) > 0 ? best.rate / rateOf(row.against.row) : undefined;
       const half = halfLoad.get(row.name);
       const bulk = withBulk.get(row.name);
       const flat = bulk ? bulk.rate / best.rate : undefined;
