@@ -105,6 +105,7 @@ async function main(): Promise<void> {
   const ca = readFileSync(pki.caFile);
   const recipient = { ca, cert: pki.clients.ecP256.certPem, key: pki.clients.ecP256.keyPem };
   const rows: string[] = [];
+  const loadAtStart = loadavg();
   try {
     await sleep(2000);
     rows.push(
@@ -161,7 +162,9 @@ async function main(): Promise<void> {
   }
   process.stdout.write(
     [
-      `flood: ${SECONDS} s each, load average at the end ${loadavg()
+      `flood: ${SECONDS} s each, load average at the start ${loadAtStart
+        .map((n) => n.toFixed(1))
+        .join(' ')}, at the end ${loadavg()
         .map((n) => n.toFixed(1))
         .join(' ')}`,
       '',

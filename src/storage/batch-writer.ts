@@ -1,12 +1,13 @@
 import { isDomainError } from '../domain/errors.js';
-import { translateDatabaseError } from './database-errors.js';
+import { DeadlinePassedError, translateDatabaseError } from './database-errors.js';
 
 export interface BatcherOptions<Item, Result> {
   /**
    * Runs every item in one atomic step (a multi-row INSERT, or one transaction): all of them or, on failure, none.
-   * Resolves with one result per item, in the order of `items`.
+   * Resolves with one result per item, in the order of `items`. `deadline` is the earliest of the items'
+   * deadlines: a write must not commit after it (assertCommitInTime).
    */
-  readonly runMany: (items: readonly Item[]) => Promise<readonly Result[]>;
+  readonly runMany: (items: readonly Item[], deadline: number) => Promise<readonly Result[]>;
   /** Items per step at most. */
   readonly maxBatch?: number;
   /** Steps in flight at once; items arriving while all are busy wait and go together in the next one. */
@@ -14,18 +15,21 @@ export interface BatcherOptions<Item, Result> {
 }
 
 export interface Batcher<Item, Result> {
-  /** Resolves with the item's result once its step is committed; rejects with the driver's error for this item. */
-  run(item: Item): Promise<Result>;
+  /**
+   * Resolves with the item's result once its step is committed; rejects with the driver's error for this item. An
+   * item still queued at its `deadline` (its request has been answered 503) is dropped, never run.
+   */
+  run(item: Item, deadline?: number): Promise<Result>;
 }
 
 export interface BatchWriterOptions<Row> extends Omit<BatcherOptions<Row, void>, 'runMany'> {
-  /** Writes every row in one statement (a multi-row INSERT): all of them or, on failure, none. */
-  readonly insertMany: (rows: readonly Row[]) => Promise<void>;
+  /** Writes every row in one atomic step (a multi-row INSERT), committed only before `deadline`. */
+  readonly insertMany: (rows: readonly Row[], deadline: number) => Promise<void>;
 }
 
 export interface BatchWriter<Row> {
-  /** Resolves once the row is committed; rejects with the driver's error for this row. */
-  write(row: Row): Promise<void>;
+  /** Resolves once the row is committed; rejects with the driver's error for this row (see Batcher.run). */
+  write(row: Row, deadline?: number): Promise<void>;
 }
 
 /** Rows per multi-row INSERT: far below max_allowed_packet even for RSA capsules (~1 KiB a row). */
@@ -35,6 +39,7 @@ export const DEFAULT_MAX_CONCURRENT = 2;
 
 interface Waiting<Item, Result> {
   readonly item: Item;
+  readonly deadline: number;
   readonly resolve: (result: Result) => void;
   readonly reject: (error: unknown) => void;
 }
@@ -60,11 +65,15 @@ export function createBatcher<Item, Result>({
   let running = 0;
 
   const runAlone = (waiting: Waiting<Item, Result>): Promise<void> =>
-    runMany([waiting.item]).then((results) => waiting.resolve(results[0] as Result), waiting.reject);
+    runMany([waiting.item], waiting.deadline).then((results) => waiting.resolve(results[0] as Result), waiting.reject);
 
   const flush = async (batch: Waiting<Item, Result>[]): Promise<void> => {
     try {
-      const results = await runMany(batch.map((waiting) => waiting.item));
+      const deadline = Math.min(...batch.map((waiting) => waiting.deadline));
+      const results = await runMany(
+        batch.map((waiting) => waiting.item),
+        deadline,
+      );
       batch.forEach((waiting, i) => waiting.resolve(results[i] as Result));
     } catch (error) {
       const translated = translateDatabaseError(error);
@@ -76,10 +85,29 @@ export function createBatcher<Item, Result>({
     }
   };
 
+  /** The next batch, without the items whose requests were answered 503 while they waited. */
+  const nextBatch = (): Waiting<Item, Result>[] => {
+    const now = Date.now();
+    const batch: Waiting<Item, Result>[] = [];
+    while (batch.length < maxBatch && queue.length > 0) {
+      const waiting = queue.shift() as Waiting<Item, Result>;
+      if (waiting.deadline <= now) {
+        waiting.reject(new DeadlinePassedError('the request timed out while its write waited'));
+      } else {
+        batch.push(waiting);
+      }
+    }
+    return batch;
+  };
+
   const pump = (): void => {
     while (running < maxConcurrent && queue.length > 0) {
+      const batch = nextBatch();
+      if (batch.length === 0) {
+        return;
+      }
       running++;
-      void flush(queue.splice(0, maxBatch)).finally(() => {
+      void flush(batch).finally(() => {
         running--;
         pump();
       });
@@ -87,9 +115,9 @@ export function createBatcher<Item, Result>({
   };
 
   return {
-    run: (item) =>
+    run: (item, deadline = Number.POSITIVE_INFINITY) =>
       new Promise<Result>((resolve, reject) => {
-        queue.push({ item, resolve, reject });
+        queue.push({ item, deadline, resolve, reject });
         pump();
       }),
   };
@@ -99,12 +127,12 @@ export function createBatcher<Item, Result>({
 export function createBatchWriter<Row>({ insertMany, ...options }: BatchWriterOptions<Row>): BatchWriter<Row> {
   const batcher = createBatcher<Row, void>({
     ...options,
-    runMany: async (rows) => {
-      await insertMany(rows);
+    runMany: async (rows, deadline) => {
+      await insertMany(rows, deadline);
       return rows.map(() => undefined);
     },
   });
-  return { write: (row) => batcher.run(row) };
+  return { write: (row, deadline) => batcher.run(row, deadline) };
 }
 
 /** A read of one row by id: the row must not have expired at `now` (epoch ms). */

@@ -91,6 +91,30 @@ export function translateDatabaseError(error: unknown): unknown {
 
 export const DATABASE_UNAVAILABLE = 'the database is unavailable; try again later';
 
+/** Thrown in a write whose request has been (or is about to be) answered 503: its transaction rolls back. */
+export class DeadlinePassedError extends Error {
+  override readonly name = 'DeadlinePassedError';
+}
+
+/**
+ * A write does not start its COMMIT this close to its deadline, so that a COMMIT that was sent has this long to
+ * be answered before the request is answered 503.
+ */
+export const COMMIT_MARGIN_MS = 100;
+
+/**
+ * Called last in a write transaction, right before its COMMIT: throws (so that the transaction rolls back) when
+ * the request's deadline (withDatabaseErrors) has passed or is closer than COMMIT_MARGIN_MS. A database that froze
+ * and resumed runs what it had received, but without a COMMIT a transaction commits nothing: the client that was
+ * answered 503 finds nothing stored behind its back (README "Shutdown and database outages"). Only a COMMIT sent
+ * in time but answered more than COMMIT_MARGIN_MS later may still commit after the 503.
+ */
+export function assertCommitInTime(deadline: number): void {
+  if (Date.now() >= deadline - COMMIT_MARGIN_MS) {
+    throw new DeadlinePassedError('the request timed out before this write could commit');
+  }
+}
+
 const pause = (attempt: number): Promise<void> =>
   new Promise((resolve) =>
     setTimeout(resolve, Math.random() * Math.min(CONFLICT_BACKOFF_MS * 2 ** (attempt - 1), CONFLICT_BACKOFF_CAP_MS)),
@@ -118,10 +142,12 @@ async function withConflictReruns<T>(operation: () => Promise<T>): Promise<T> {
  * Runs a database operation and translates its failure. Write conflicts are run again (withConflictReruns). The
  * operation, its re-runs included, is bounded by the database's query timeout (waiting for a pooled connection
  * included): a database that accepts connections but stops answering is an outage like any other, answered 503 /
- * UNAVAILABLE, never a request that hangs. The abandoned query finishes or fails on its own; its result is dropped.
+ * UNAVAILABLE, never a request that hangs. The abandoned query finishes or fails on its own; its result is dropped,
+ * and a write given the deadline rolls back instead of committing (assertCommitInTime).
  */
-export async function withDatabaseErrors<T>(db: Database, operation: () => Promise<T>): Promise<T> {
+export async function withDatabaseErrors<T>(db: Database, operation: (deadline: number) => Promise<T>): Promise<T> {
   const timeoutMs = queryTimeoutOf(db);
+  const deadline = Date.now() + timeoutMs;
   let timer: NodeJS.Timeout | undefined;
   const timedOut = new Promise<never>((_resolve, reject) => {
     timer = setTimeout(
@@ -130,7 +156,7 @@ export async function withDatabaseErrors<T>(db: Database, operation: () => Promi
     );
   });
   try {
-    return await Promise.race([withConflictReruns(operation), timedOut]);
+    return await Promise.race([withConflictReruns(() => operation(deadline)), timedOut]);
   } catch (error) {
     throw translateDatabaseError(error);
   } finally {

@@ -3,7 +3,7 @@ import type { CapsuleStore } from '../domain/capsules/capsule-store.js';
 import type { StoredCapsule } from '../domain/capsules/capsule.js';
 import { isCapsuleType } from '../domain/capsules/capsule-types.js';
 import { createBatchWriter, createLookupBatcher } from './batch-writer.js';
-import { withDatabaseErrors } from './database-errors.js';
+import { assertCommitInTime, withDatabaseErrors } from './database-errors.js';
 import { deleteExpiredRows } from './expired-rows.js';
 
 const TABLE = 'key_capsules';
@@ -53,9 +53,12 @@ const fromRow = (row: CapsuleRow): StoredCapsule => {
 export function createKnexCapsuleStore(db: Knex): CapsuleStore {
   // Concurrent creates share multi-row INSERTs (storage/batch-writer.ts).
   const writer = createBatchWriter<CapsuleRow>({
-    insertMany: async (rows) => {
-      await db<CapsuleRow>(TABLE).insert([...rows]);
-    },
+    // A transaction, so that a write whose request timed out rolls back instead of committing later.
+    insertMany: (rows, deadline) =>
+      db.transaction(async (trx) => {
+        await trx<CapsuleRow>(TABLE).insert([...rows]);
+        assertCommitInTime(deadline);
+      }),
   });
   // Concurrent reads by id share one SELECT (storage/batch-writer.ts).
   const reader = createLookupBatcher<CapsuleRow>({
@@ -67,7 +70,7 @@ export function createKnexCapsuleStore(db: Knex): CapsuleStore {
     expiresAt: (row) => Number(row.expires_at),
   });
   return {
-    insert: (capsule) => withDatabaseErrors(db, () => writer.write(toRow(capsule))),
+    insert: (capsule) => withDatabaseErrors(db, (deadline) => writer.write(toRow(capsule), deadline)),
 
     findUnexpired: (transactionId, now) =>
       withDatabaseErrors(db, async () => {

@@ -2,7 +2,7 @@ import type { Knex } from 'knex';
 import type { ShareNonce, StoredShare } from '../domain/shares/key-share.js';
 import type { AddNonceResult, ShareStore } from '../domain/shares/share-store.js';
 import { createBatcher, createBatchWriter, createLookupBatcher } from './batch-writer.js';
-import { withDatabaseErrors } from './database-errors.js';
+import { assertCommitInTime, withDatabaseErrors } from './database-errors.js';
 import { deleteExpiredRows } from './expired-rows.js';
 
 const SHARES = 'key_shares';
@@ -105,7 +105,7 @@ export function createKnexShareStore(db: Knex): ShareStore {
    * Each request is answered when the transaction has committed. All requests of a batch are judged at the latest
    * `now` among them: a share or nonce that expired between two of them is expired for all.
    */
-  const addNoncesLocked = (requests: readonly NonceRequest[]): Promise<AddNonceResult[]> =>
+  const addNoncesLocked = (requests: readonly NonceRequest[], deadline: number): Promise<AddNonceResult[]> =>
     db.transaction(async (trx) => {
       const now = Math.max(...requests.map((request) => request.now.getTime()));
       const perShare = new Map<string, number>();
@@ -145,6 +145,7 @@ export function createKnexShareStore(db: Knex): ShareStore {
       if (admitted.length > 0) {
         await trx<NonceRow>(NONCES).insert(admitted);
       }
+      assertCommitInTime(deadline);
       return results;
     });
 
@@ -198,13 +199,16 @@ export function createKnexShareStore(db: Knex): ShareStore {
 
   // Concurrent creates share multi-row INSERTs (storage/batch-writer.ts).
   const shareWriter = createBatchWriter<ShareRow>({
-    insertMany: async (rows) => {
-      await db<ShareRow>(SHARES).insert([...rows]);
-    },
+    // A transaction, so that a write whose request timed out rolls back instead of committing later.
+    insertMany: (rows, deadline) =>
+      db.transaction(async (trx) => {
+        await trx<ShareRow>(SHARES).insert([...rows]);
+        assertCommitInTime(deadline);
+      }),
   });
 
   return {
-    insert: (share) => withDatabaseErrors(db, () => shareWriter.write(toShareRow(share))),
+    insert: (share) => withDatabaseErrors(db, (deadline) => shareWriter.write(toShareRow(share), deadline)),
 
     findUnexpired: (shareId, now) =>
       withDatabaseErrors(db, async () => {
@@ -213,8 +217,10 @@ export function createKnexShareStore(db: Knex): ShareStore {
       }),
 
     addNonce: (nonce, maxLive, now) =>
-      withDatabaseErrors(db, async () =>
-        nonceBatcher ? nonceBatcher.run({ nonce, maxLive, now }) : addNonceInOneStatement(nonce, maxLive, now),
+      withDatabaseErrors(db, async (deadline) =>
+        nonceBatcher
+          ? nonceBatcher.run({ nonce, maxLive, now }, deadline)
+          : addNonceInOneStatement(nonce, maxLive, now),
       ),
 
     consumeNonce: (shareId, nonce, now) =>

@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import { status, type ServiceError } from '@grpc/grpc-js';
 import { capsuleFor, capsuleJson, protoCapsule } from '../support/capsule-fixtures.js';
 import { startPrivateMariaDb, type PrivateMariaDb } from '../support/private-mariadb.js';
+import { createDatabase } from '../../src/storage/database.js';
 import {
   grpcCreateCapsule,
   https,
@@ -36,6 +37,17 @@ describe('database outage', function () {
     await server.close();
     await mariadb.destroy();
   });
+
+  /** The capsules the database holds, read on a connection of the test's own. */
+  const storedCapsules = async (): Promise<number> => {
+    const db = createDatabase({ url: mariadb.url });
+    try {
+      const [row] = await db('key_capsules').count({ n: '*' });
+      return Number(row?.['n']);
+    } finally {
+      await db.destroy();
+    }
+  };
 
   const post = (headers: Record<string, string> = {}) =>
     https(server.pki, {
@@ -90,8 +102,9 @@ describe('database outage', function () {
     expect(fetched.status).to.equal(200);
   });
 
-  it('answers 503 / UNAVAILABLE within the query timeout and readiness 503 within a second while the database hangs', async () => {
+  it('answers 503 / UNAVAILABLE within the query timeout and readiness 503 within a second while the database hangs, and stores nothing it answered 503 for', async () => {
     expect((await post()).status).to.equal(201);
+    const stored = await storedCapsules();
     mariadb.freeze();
     try {
       // Each bound: the configured timeout, plus slack for a loaded machine; a hung request would wait forever.
@@ -125,6 +138,9 @@ describe('database outage', function () {
       expect(Date.now(), 'ready again after the database answers').to.be.below(deadline);
       await new Promise((resolve) => setTimeout(resolve, 200));
     }
+    // The statements the frozen server had received ran when it resumed; without their COMMIT they stored nothing.
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(await storedCapsules(), 'capsules stored although their creation was answered 503').to.equal(stored);
     expect((await post()).status).to.equal(201);
   });
 });
