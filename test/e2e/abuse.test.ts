@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { request } from 'node:http';
-import { Writable } from 'node:stream';
+import { logSink } from '../support/log-sink.js';
 import type { TLSSocket } from 'node:tls';
 import { Metadata, status, type ServiceError } from '@grpc/grpc-js';
 import { expect } from 'chai';
@@ -141,12 +141,7 @@ describe('abuse: connection, stream and pipelining limits', function () {
         },
       },
       {
-        logDestination: new Writable({
-          write(chunk: Buffer, _encoding, done) {
-            logLines.push(...chunk.toString('utf8').split('\n').filter(Boolean));
-            done();
-          },
-        }),
+        logDestination: logSink((line) => logLines.push(line)),
       },
     );
     ca = readFileSync(server.pki.caFile);

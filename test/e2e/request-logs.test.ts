@@ -1,4 +1,4 @@
-import { Writable } from 'node:stream';
+import { logSink } from '../support/log-sink.js';
 import { expect } from 'chai';
 import { createAuthTicket, oneLinePem, serialNumberOf } from '../support/auth-ticket-builder.js';
 import { capsuleFor, capsuleJson, protoCapsule } from '../support/capsule-fixtures.js';
@@ -36,17 +36,7 @@ describe('request logs', () => {
     server = await startTestServer(
       { log: { level: 'info' } },
       {
-        logDestination: new Writable({
-          write(chunk: Buffer, _encoding, done) {
-            lines.push(
-              ...chunk
-                .toString('utf8')
-                .split('\n')
-                .filter((line) => line !== ''),
-            );
-            done();
-          },
-        }),
+        logDestination: logSink((line) => lines.push(line)),
       },
     );
   });

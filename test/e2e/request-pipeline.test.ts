@@ -1,4 +1,4 @@
-import { Writable } from 'node:stream';
+import { logSink } from '../support/log-sink.js';
 import { Metadata, status } from '@grpc/grpc-js';
 import { createConnection } from 'mysql2/promise';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -140,14 +140,7 @@ describe('one request pipeline for REST and gRPC', () => {
     server = await startTestServer(
       { log: { level: 'info' } },
       {
-        logDestination: new Writable({
-          write(chunk: Buffer, _encoding, done) {
-            for (const line of chunk.toString('utf8').split('\n').filter(Boolean)) {
-              lines.push(JSON.parse(line) as Record<string, unknown>);
-            }
-            done();
-          },
-        }),
+        logDestination: logSink((line) => lines.push(JSON.parse(line) as Record<string, unknown>)),
       },
     );
     const [restCapsules, grpcCapsules] = CAPSULE_TRANSPORTS.map((transport) => transport.driver(server));

@@ -1,4 +1,4 @@
-import { Writable } from 'node:stream';
+import { logSink } from '../support/log-sink.js';
 import { connect } from 'node:tls';
 import { expect } from 'chai';
 import { capsuleFor, capsuleJson } from '../support/capsule-fixtures.js';
@@ -31,12 +31,7 @@ async function loggedServer(
   const server = await startTestServer(
     { log: { level: 'info' }, ...overrides },
     {
-      logDestination: new Writable({
-        write(chunk: Buffer, _encoding, done) {
-          lines.push(...chunk.toString('utf8').split('\n').filter(Boolean));
-          done();
-        },
-      }),
+      logDestination: logSink((line) => lines.push(line)),
     },
   );
   // The line is written when the response has been sent, so it may arrive just after the client read the answer.

@@ -1,4 +1,4 @@
-import { Writable } from 'node:stream';
+import { logSink } from '../support/log-sink.js';
 import { connect, type ConnectionOptions } from 'node:tls';
 import { X509Certificate } from 'node:crypto';
 import { expect } from 'chai';
@@ -52,17 +52,7 @@ describe('certificate revocation with a real OCSP responder', function () {
 
   /** JSON log lines of the servers started by startServer. */
   const logLines: string[] = [];
-  const logSink = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      logLines.push(
-        ...chunk
-          .toString('utf8')
-          .split('\n')
-          .filter((line) => line !== ''),
-      );
-      done();
-    },
-  });
+  const logDestination = logSink((line) => logLines.push(line));
 
   const startServer = (responder: Responder | { url: string }, mode: Mode, clientCa = ocsp.caBundleFile) =>
     startTestServer(
@@ -73,7 +63,7 @@ describe('certificate revocation with a real OCSP responder', function () {
         revocation: { mode, responderUrl: responder.url, timeout: 'PT2S' },
         log: { level: 'warn' },
       },
-      { logDestination: logSink },
+      { logDestination },
     );
 
   /** The TLS client's view: trusts the OCSP PKI's root (the server certificate comes from it). */

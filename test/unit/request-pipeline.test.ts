@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
+import { logSink } from '../support/log-sink.js';
 import { expect } from 'chai';
 import { invalidArgument } from '../../src/domain/errors.js';
 import { createLogger } from '../../src/logging/logger.js';
@@ -17,18 +17,7 @@ function recordingPipeline() {
   const observed: string[] = [];
   const logger = createLogger(
     { level: 'info', pretty: false },
-    new Writable({
-      write(chunk: Buffer, _encoding, done) {
-        lines.push(
-          ...chunk
-            .toString('utf8')
-            .split('\n')
-            .filter(Boolean)
-            .map((line) => JSON.parse(line) as Record<string, unknown>),
-        );
-        done();
-      },
-    }),
+    logSink((line) => lines.push(JSON.parse(line) as Record<string, unknown>)),
   );
   const observer: RequestObserver = {
     observe: (transport, operation, outcome) => observed.push(`${transport} ${operation} ${outcome}`),
