@@ -114,9 +114,7 @@ export function createRequestPipeline(logger: Logger, observer?: RequestObserver
         requestId,
         fail(error) {
           const publicError = toPublicError(error, logger, { requestId, operation: request.operation });
-          if (!finished) {
-            recorded = { outcome: publicError.mapping.outcome, reason: publicError.message };
-          }
+          recorded = { outcome: publicError.mapping.outcome, reason: publicError.message };
           return publicError;
         },
         refuse(mapping, reason) {
