@@ -118,7 +118,9 @@ export async function generateTestPki(dir = mkdtempSync(join(tmpdir(), 'cdoc2-te
           ? KeyUsageFlags.digitalSignature | KeyUsageFlags.keyEncipherment | KeyUsageFlags.dataEncipherment
           : KeyUsageFlags.digitalSignature | KeyUsageFlags.keyAgreement),
       ...(options.notBefore ? { notBefore: options.notBefore } : {}),
-      ...(options.notAfter ? { notAfter: options.notAfter } : {}),
+      // A person's certificate ends when the authentication CA does, not a second later: the CA is made first, so
+      // its default two years may end in an earlier second, and a test judges the chain at the leaf's last second.
+      ...(options.notAfter || !options.issuer ? { notAfter: options.notAfter ?? authCa.certificate.notAfter } : {}),
     });
   const authEntries = await Promise.all(
     (Object.entries(AUTH_KEYS) as Array<[AuthName, { key: KeySpec; serialNumber: string }]>).map(
