@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 
 /**
- * Key capsules (spec/capsule-server.md). Expiry and creation times are UTC instants stored as epoch milliseconds
+ * Key capsules (README "Storage"). Expiry and creation times are UTC instants stored as epoch milliseconds
  * (BIGINT): unambiguous on MySQL and SQLite alike, with no session time zone involved (the reference stores a
  * time-zone-less timestamp). The expiry index serves both the cleanup's range scan and nothing else, since reads
  * go by primary key.

@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 
 /**
- * Key shares and their nonces (spec/shares-server.md). As for capsules: ids and nonces compare exactly (binary on
+ * Key shares and their nonces (README "Storage"). As for capsules: ids and nonces compare exactly (binary on
  * MySQL-compatible servers), times are UTC epoch milliseconds, expiry columns are indexed for the cleanup.
  * A share may have several live nonces (the reference allows one, with UNIQUE(share_id)); the bound is enforced
  * by the store, atomically with the insert.

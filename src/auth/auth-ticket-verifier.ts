@@ -8,7 +8,7 @@ import { allowedAlgorithms, parseSignerCertificate } from './signer-certificate.
 
 import { AUTH_TICKET_TYP } from '../domain/shares/auth-ticket.js';
 
-/** The media type of the CDOC2 auth ticket (spec/shares-server.md "The auth ticket"), written by the holder side. */
+/** The media type of the CDOC2 auth ticket (README "The auth ticket"), written by the holder side. */
 export { AUTH_TICKET_TYP };
 
 export interface AuthTicketPolicy {
@@ -21,7 +21,7 @@ const isRecord = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /**
- * Verifies an auth ticket in exactly the order of spec/shares-server.md "Verification" (steps 1 to 7; the share
+ * Verifies an auth ticket in exactly the order of README "What the shares server verifies" (steps 1 to 7; the share
  * service does the database steps 7 to 9). Any failure ends the request with 401 / UNAUTHENTICATED and a message
  * that names the check, never the ticket's content. The JWS signature is checked by jose, a maintained library;
  * the SD-JWT disclosure rules are ours (src/domain/shares/sd-jwt.ts), tested to the byte.

@@ -40,8 +40,8 @@ function decodeX5c(header: string): Buffer {
 const parsed = new LruCache<string, SignerCertificate>(1024);
 
 /**
- * Step 1 of the verification order (spec/shares-server.md): the certificate parses, its key usage allows
- * digitalSignature, and it is not a signing (nonRepudiation) certificate: a qualified signature certificate must
+ * Step 1 of the verification order (README "What the shares server verifies"): the certificate parses, its key usage
+ * allows digitalSignature, and it is not a signing (nonRepudiation) certificate: a qualified signature certificate must
  * never be usable as a login.
  */
 export function parseSignerCertificate(header: string): SignerCertificate {

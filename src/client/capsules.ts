@@ -78,7 +78,7 @@ export async function withGrpcClient<C extends { close(): void }, T>(
 
 const REST_ACCEPT = { accept: 'application/json, application/problem+json' };
 
-/** The expiry headers of a REST answer (spec/capsule-server.md "Sender: create"). */
+/** The expiry headers of a REST answer (openapi/key-capsules.yaml, `createCapsule`). */
 function restExpiry(headers: Record<string, string | string[] | undefined>): Omit<CreatedCapsule, 'transactionId'> {
   const time = headers['x-expiry-time'];
   const parsed = typeof time === 'string' ? new Date(time) : undefined;

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 
 /**
- * Splitting a key-encryption key across shares servers (spec/shares-server.md "Why it exists"):
+ * Splitting a key-encryption key across shares servers (CDOC2 spec "CDOC2 encryption schemes"
+ * > "Encryption schemes with secret sharing"):
  *
  * - n-of-n XOR (scheme SC07): shares 2..n are random, share 1 is the secret XOR all the others. Each share is
  *   exactly as long as the secret, as the Java reference client writes it.

@@ -26,7 +26,7 @@ export interface ServerUrl {
   readonly port: number;
   /** REST only: a base path without a trailing slash ('' for the root). */
   readonly basePath: string;
-  /** `https://host[:port][/base]`: the base URL an auth ticket names (spec/shares-server.md "The auth ticket"). */
+  /** `https://host[:port][/base]`: the base URL an auth ticket names (README "The auth ticket"). */
   readonly ticketBaseUrl: string;
   /** As written in the list, for messages. */
   readonly text: string;

@@ -310,9 +310,9 @@ export interface FetchSecretRequest {
 }
 
 /**
- * Fetches the shares and recombines the secret (recipient side, spec/shares-server.md "CSS operating
- * principles"): a nonce from each server, ONE ticket naming every server's share URL with its nonce, ONE
- * signature, and to each server only its own disclosure, so that no server learns which other servers hold shares.
+ * Fetches the shares and recombines the secret (recipient side, CDOC2 spec "CDOC2 CSS" > "CSS operating principles"): a
+ * nonce from each server, ONE ticket naming every server's share URL with its nonce, ONE signature, and to each server
+ * only its own disclosure, so that no server learns which other servers hold shares.
  */
 export async function fetchSecret(servers: ShareServers, request: FetchSecretRequest): Promise<Uint8Array> {
   const { secret, signer, onProgress } = request;

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { InvalidRequestError } from './errors.js';
 
 /**
- * Who signs the auth ticket (spec/shares-server.md "The auth ticket"): signing input in, signature and the
+ * Who signs the auth ticket (README "The auth ticket"): signing input in, signature and the
  * signer's certificate out. One call per share fetch, however many servers are involved.
  *
  * A Smart-ID or Mobile-ID adapter implements the same interface (README "Client library and CLI"): `algorithm` is the

@@ -3,7 +3,7 @@ import { parseIsoDuration } from '../domain/duration.js';
 import { parseBaseUrl } from '../domain/shares/ticket-url.js';
 
 /**
- * The configuration file's schema (spec/interfaces.md "Configuration"): one typed object, validated once at start.
+ * The configuration file's schema (README "Configuration"): one typed object, validated once at start.
  * Objects are strict, so a misspelt key is an error rather than a silently ignored setting. Every default of the
  * server's configuration is written here and nowhere else; test/unit/config-defaults.test.ts holds the README
  * table and the OpenAPI text to these values.
@@ -89,7 +89,7 @@ export const configSchema = z.strictObject({
           grpcRecipient: port(50052),
         })
         .prefault({}),
-      /** Three years by default, five at most (spec/capsule-server.md "Validity period"). */
+      /** Three years by default, five at most (README "Configuration"; CDOC2 spec "CDOC2 CCS" > "Server state"). */
       expiry: expirySection('P1095D', 'P1825D'),
     })
     .prefault({}),
@@ -113,11 +113,11 @@ export const configSchema = z.strictObject({
       nonceTtl: boundedDuration('PT5M', 1000, 86_400_000, 'PT1S and P1D'),
       /** Live (unused, unexpired) nonces one share may have. */
       maxNoncesPerShare: positiveInt(16, 1000),
-      /** The shares server's own lifetimes (spec/shares-server.md); today the same values as the capsules'. */
+      /** The shares server's own lifetimes (README "Configuration"); today the same values as the capsules'. */
       expiry: expirySection('P1095D', 'P1825D'),
     })
     .prefault({}),
-  /** OCSP checking of recipients' client certificates and auth-ticket signers (spec/interfaces.md). */
+  /** OCSP for recipients' client certificates and auth-ticket signers (README "Certificate trust and revocation"). */
   revocation: z
     .strictObject({
       /** hard-fail by default: a revoked ID-card must get nothing, even while its responder is unreachable. */
@@ -135,7 +135,7 @@ export const configSchema = z.strictObject({
       stapling: z.boolean().prefault(true),
     })
     .prefault({}),
-  /** The operations listener, plain HTTP (spec/interfaces.md `management`). */
+  /** The operations listener, plain HTTP (README "Health, metrics, logs"). */
   management: z
     .strictObject({
       enabled: z.boolean().prefault(true),

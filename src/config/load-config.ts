@@ -42,7 +42,7 @@ function leafKeys(node: SchemaNode, path: string[] = []): Array<{ path: string[]
 export const configJsonSchema = (): SchemaNode =>
   toJSONSchema(configSchema, { io: 'input', unrepresentable: 'any' }) as SchemaNode;
 
-/** `capsules.ports.restSender` → `CDOC2_CAPSULES_PORTS_REST_SENDER` (spec/interfaces.md "Configuration"). */
+/** `capsules.ports.restSender` → `CDOC2_CAPSULES_PORTS_REST_SENDER` (README "Configuration"). */
 export const envName = (path: readonly string[]): string =>
   ENV_PREFIX + path.map((part) => part.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase()).join('_');
 

@@ -22,7 +22,7 @@ export type ResolvedConfig = Omit<Config, 'tls'> & {
   readonly devPki: DevPkiPaths | undefined;
 };
 
-/** Where the zero-configuration start keeps its development PKI (spec/interfaces.md "Command line"). */
+/** Where the zero-configuration start keeps its development PKI (README "Configuration", development mode). */
 export const DEV_PKI_DIR = resolve('var', 'dev-pki');
 
 /**

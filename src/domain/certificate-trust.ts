@@ -1,9 +1,9 @@
 /**
  * The port that decides whether a certificate is trusted now: it chains to a configured trust anchor (through
- * intermediates that are configured or that the client presented), every certificate on the way is within its
- * validity period with the right CA constraints, and it is not revoked (OCSP); or, for client certificates, it is
- * itself a listed self-signed end-entity certificate (direct trust, no OCSP). Used for recipients' TLS client
- * certificates (spec/capsule-server.md) and auth-ticket signers (spec/shares-server.md "Verification" step 2).
+ * intermediates that are configured or that the client presented), every certificate on the way is within its validity
+ * period with the right CA constraints, and it is not revoked (OCSP); or, for client certificates, it is itself a
+ * listed self-signed end-entity certificate (direct trust, no OCSP). Used for recipients' TLS client certificates and
+ * auth-ticket signers (README "Certificate trust and revocation"; README "What the shares server verifies" step 2).
  * Implemented outside the domain (`src/pki/certificate-trust.ts`) because revocation checking goes to the network.
  * Throws an `unauthenticated` DomainError that says why, without personal data.
  */

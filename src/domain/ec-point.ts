@@ -1,7 +1,7 @@
 /**
  * Validation of uncompressed EC points (SEC 1 section 2.3.4, as TLS encodes them: 0x04 || X || Y) on the three
- * NIST curves that CDOC2 uses (spec/capsule-server.md "Capsule"). Pure BigInt arithmetic: the checks are few
- * and exact, and testing them against node:crypto keys (test/unit) shows the curve constants are right.
+ * NIST curves that CDOC2 uses (openapi/key-capsules.yaml, `Capsule`). Pure BigInt arithmetic: the checks are
+ * few and exact, and testing them against node:crypto keys (test/unit) shows the curve constants are right.
  *
  * Why not node:crypto (`ECDH.convertKey`, which validates the point in OpenSSL)? node:crypto would count as pure
  * here (it does no I/O), but it is 3 to 6 times slower, because it builds the curve's EC_GROUP on every call

@@ -1,7 +1,7 @@
 import { invalidArgument } from './errors.js';
 import type { CapsuleExpiry } from './capsules/capsule.js';
 
-/** How long stored items live (spec/capsule-server.md "Validity period"); both durations come from configuration. */
+/** How long stored items live (CDOC2 spec "CDOC2 CCS" > "Server state"); both durations come from configuration. */
 export interface ExpiryPolicy {
   readonly defaultMs: number;
   readonly maxMs: number;

@@ -2,7 +2,7 @@ import forge from 'node-forge';
 
 /**
  * Strict validation of a DER-encoded PKCS#1 RSAPublicKey (RFC 8017 A.1.1: SEQUENCE { modulus INTEGER,
- * publicExponent INTEGER }), the `recipient_id` of an `rsa` capsule (spec/capsule-server.md "Capsule").
+ * publicExponent INTEGER }), the `recipient_id` of an `rsa` capsule (openapi/key-capsules.yaml, `Capsule`).
  *
  * node-forge parses the ASN.1 (it handles RSA well; it is EC that it cannot read). On top of its parser we insist
  * on canonical DER: no trailing bytes, minimal lengths (checked by re-encoding and comparing byte for byte),

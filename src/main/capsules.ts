@@ -27,7 +27,10 @@ export interface CapsulePorts {
   readonly grpcRecipient: number;
 }
 
-/** The key capsule server (spec/capsule-server.md): REST and gRPC, a sender and a recipient listener each. */
+/**
+ * The key capsule server (CDOC2 spec "CDOC2 CCS" > "Server interfaces"): REST and gRPC, a sender and a recipient
+ * listener each.
+ */
 export async function startCapsuleServer(wiring: Wiring, store: CapsuleStore): Promise<CapsulePorts> {
   const { config, logger, clock, random, revocation, ocspStaple, observer, health, reflection, listen, refusals } =
     wiring;

@@ -24,7 +24,7 @@ const PACKAGE = JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'ut
 };
 
 /**
- * Readiness (spec/interfaces.md `management`): the database answers and every migration this build knows is
+ * Readiness (README "Health, metrics, logs"): the database answers and every migration this build knows is
  * applied. Failures are reported as short reasons; the full error goes to the log through the database logger.
  * The whole check is bounded by `timeoutMs`: a database that does not answer is not ready, and says so quickly.
  */

@@ -22,7 +22,7 @@ export interface SharePorts {
   readonly grpc: number;
 }
 
-/** The shares server (spec/shares-server.md): one REST and one gRPC listener. */
+/** The shares server (CDOC2 spec "CDOC2 CSS" > "Server interfaces"): one REST and one gRPC listener. */
 export async function startSharesServer(wiring: Wiring, store: ShareStore): Promise<SharePorts> {
   const { config, logger, clock, random, revocation, ocspStaple, observer, health, reflection, listen, refusals } =
     wiring;

@@ -21,7 +21,7 @@ function p256Point(jwk: { x?: string; y?: string }): string {
 
 /**
  * The start-up summary for people: where each listener is and, in the zero-configuration start, `curl` commands
- * that store a capsule for the development client certificate and fetch it back (spec/interfaces.md).
+ * that store a capsule for the development client certificate and fetch it back (README "The two commands").
  */
 export function formatSummary(options: {
   host: string;

@@ -12,7 +12,7 @@ import {
 } from './certificates.js';
 
 /**
- * The development PKI of the zero-configuration start (spec/interfaces.md "Command line"): a self-signed CA, a
+ * The development PKI of the zero-configuration start (README "Configuration", development mode): a self-signed CA, a
  * server certificate for localhost, one recipient client certificate (EC P-256) for the printed `curl` example,
  * and, for the shares server, a separate authentication CA (the development server trusts it, as a real one trusts
  * "EID-SK") with one Smart-ID-like authentication certificate and key (RSA, subject serialNumber PNOEE-…, key usage

@@ -24,10 +24,10 @@ export interface OcspStapler {
 const RETRY_MS = 60_000;
 
 /**
- * OCSP stapling of this server's own certificate (spec/capsule-server.md "Interface security": clients validate
- * the server certificate with OCSP on every connection). The response is fetched in the background, verified like
- * any other, and refreshed half-way to its nextUpdate; handshakes only ever read the last good one. Without a
- * known responder (no AIA, no override) or without the issuer in the chain, nothing is stapled.
+ * OCSP stapling of this server's own certificate (CDOC2 spec "CDOC2 CCS" > "Interface security": clients validate the
+ * server certificate with OCSP on every connection). The response is fetched in the background, verified like any
+ * other, and refreshed half-way to its nextUpdate; handshakes only ever read the last good one. Without a known
+ * responder (no AIA, no override) or without the issuer in the chain, nothing is stapled.
  */
 export function createOcspStapler(options: StaplerOptions): OcspStapler {
   const [leafPem, issuerPem] = splitPemCertificates(options.certChainPem);

@@ -49,11 +49,11 @@ export interface RevocationChecker {
 }
 
 /**
- * OCSP checking with the `revocation` policy of spec/interfaces.md: `off` checks nothing; `hard-fail` refuses
- * when no trustworthy answer can be had (no responder, unreachable, timeout, bad signature, stale); `soft-fail`
- * allows in those cases but still refuses `revoked` and `unknown`. Good answers are cached until nextUpdate.
- * Concurrent checks of one certificate share one responder request (single flight): the first requests on a busy
- * server all arrive before the first answer.
+ * OCSP checking with the `revocation` policy (README "Certificate trust and revocation"): `off` checks nothing;
+ * `hard-fail` refuses when no trustworthy answer can be had (no responder, unreachable, timeout, bad signature, stale);
+ * `soft-fail` allows in those cases but still refuses `revoked` and `unknown`. Good answers are cached until
+ * nextUpdate. Concurrent checks of one certificate share one responder request (single flight): the first requests on a
+ * busy server all arrive before the first answer.
  */
 export function createRevocationChecker(options: RevocationOptions): RevocationChecker {
   const stats: RevocationStats = { cacheHits: 0, cacheMisses: 0, responderFailures: 0, refusals: 0 };

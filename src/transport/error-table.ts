@@ -3,8 +3,8 @@ import { status as GrpcStatus } from '@grpc/grpc-js';
 import { isDomainError, type DomainErrorCode } from '../domain/errors.js';
 
 /**
- * The one error table (spec/interfaces.md "gRPC": "Errors use the standard codes"): every domain error code maps
- * to exactly one gRPC status and one HTTP status. Both transports answer through `toPublicError`, so the same
+ * The one error table (README "gRPC": errors use the standard status codes): every domain error code maps to
+ * exactly one gRPC status and one HTTP status. Both transports answer through `toPublicError`, so the same
  * failure reads the same on either wire.
  */
 export interface ErrorMapping {

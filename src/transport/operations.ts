@@ -17,7 +17,7 @@ export type OperationName = 'CreateKeyCapsule' | 'GetKeyCapsule' | 'CreateKeySha
 export const UNKNOWN_OPERATION = 'unknown';
 export type LoggedOperation = OperationName | typeof UNKNOWN_OPERATION;
 
-/** The listeners, each named the same on both transports (spec/capsule-server.md, spec/shares-server.md). */
+/** The listeners, each named the same on both transports (README "Health, metrics, logs"). */
 export type ListenerName = 'capsules-sender' | 'capsules-recipient' | 'shares';
 
 export interface OperationSpec {

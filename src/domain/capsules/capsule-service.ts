@@ -23,7 +23,7 @@ export interface CapsuleService {
   create(capsule: Capsule, requestedExpiry?: Date): Promise<CreatedCapsule>;
   /**
    * The capsule, when it exists, has not expired and is addressed to `recipient`. Every other case throws the same
-   * not_found error, so that nobody can learn whether an id exists (spec/capsule-server.md "Recipient: get").
+   * not_found error, so that nobody can learn whether an id exists (README "Architecture": no oracle).
    */
   get(transactionId: string, recipient: RecipientKey): Promise<StoredCapsule>;
 }
@@ -38,7 +38,7 @@ export interface CapsuleServiceDependencies {
 /** The one 404 message of the recipient interface, whatever the reason. */
 export const CAPSULE_NOT_FOUND = 'key capsule not found';
 
-/** `KC` + 32 lowercase hex characters: 16 bytes from a CSPRNG (spec/capsule-server.md "Transaction id"). */
+/** `KC` + 32 lowercase hex characters: 16 bytes from a CSPRNG (README "What the server checks, and where"). */
 export const newTransactionId = (random: RandomSource): string => `KC${toHex(random.bytes(16))}`;
 
 export function createCapsuleService({ store, clock, random, expiry }: CapsuleServiceDependencies): CapsuleService {

@@ -18,7 +18,7 @@ export interface CapsuleTypeEntry {
 }
 
 /**
- * The capsule-type registry (spec/capsule-server.md "Capsule"): every capsule type, by its name on the REST wire
+ * The capsule-type registry (openapi/key-capsules.yaml, `Capsule`): every capsule type, by its name on the REST wire
  * (the OpenAPI enum value, also the stored `capsule_type`), with its proto enum name and its key rule. Code
  * dispatches on this table and on the key kind, never on "not EC, so RSA": a type added to the proto and the
  * OpenAPI is one entry here, and test/unit/capsule-types.test.ts fails until it is added.

@@ -36,9 +36,9 @@ function validateRsaKeys(
 }
 
 /**
- * Every rule a capsule must satisfy before it is stored (spec/capsule-server.md "Capsule" and "Sender: create"):
- * the byte limits of every type, then the key rule its registry entry declares. Throws an invalid_argument
- * DomainError naming the field and the problem; it never echoes the bytes.
+ * Every rule a capsule must satisfy before it is stored (openapi/key-capsules.yaml `Capsule`;
+ * README "What the server checks, and where"): the byte limits of every type, then the key rule its registry entry
+ * declares. Throws an invalid_argument DomainError naming the field and the problem; it never echoes the bytes.
  */
 export function validateCapsule(capsule: Capsule): void {
   const { recipientId, ephemeralKeyMaterial, capsuleType } = capsule;

@@ -19,7 +19,7 @@ export interface StoredCapsule extends Capsule, CapsuleExpiry {
   readonly createdAt: Date;
 }
 
-/** Byte limits of spec/capsule-server.md "Capsule". */
+/** Byte limits of the `Capsule` schema (openapi/key-capsules.yaml), applied to the decoded bytes. */
 export const RECIPIENT_ID_MIN_BYTES = 65;
 export const RECIPIENT_ID_MAX_BYTES = 2100;
 export const EPHEMERAL_KEY_MATERIAL_MAX_BYTES = 2100;

@@ -13,9 +13,9 @@ export interface CleanupLimits {
 }
 
 /**
- * One bounded cleanup run (spec/capsule-server.md "Validity period": deleted after expiry). It deletes batch after
- * batch until a batch comes back short or the run's budget is spent; the next run continues where it stopped.
- * Expired rows are never served even before this runs: the stores filter on expiry when they read.
+ * One bounded cleanup run (CDOC2 spec "CDOC2 CCS" > "Server state": deleted after the validity period). It deletes
+ * batch after batch until a batch comes back short or the run's budget is spent; the next run continues where it
+ * stopped. Expired rows are never served even before this runs: the stores filter on expiry when they read.
  */
 export async function runExpiryCleanup(
   deleters: readonly ExpiredRowDeleter[],

@@ -4,9 +4,10 @@ import type { StoredCapsule } from './capsule.js';
 import { capsuleTypeEntry, unknownKeyKind } from './capsule-types.js';
 
 /**
- * The public key of an authenticated recipient, in the encodings a capsule stores (spec/capsule-server.md
- * "Recipient: get"): an uncompressed point for EC keys, DER PKCS#1 for RSA keys. The transport derives it from
- * the client's TLS certificate; keys of any other kind cannot be the recipient of any capsule.
+ * The public key of an authenticated recipient, in the encodings a capsule stores (CDOC2 spec "CDOC2 CCS"
+ * > "The KeyServerCapsule authentication scheme"): an uncompressed point for EC keys, DER PKCS#1 for RSA keys. The
+ * transport derives it from the client's TLS certificate; keys of any other kind cannot be the recipient of any
+ * capsule.
  */
 export type RecipientKey =
   | { readonly kind: 'ec'; readonly curve: CurveName; readonly point: Uint8Array }

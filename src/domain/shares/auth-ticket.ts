@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { disclosureDigest } from './sd-jwt.js';
 
 /**
- * The holder side of the CDOC2 auth ticket (spec/shares-server.md "The auth ticket"): the recipient builds ONE
+ * The holder side of the CDOC2 auth ticket (README "The auth ticket"): the recipient builds ONE
  * SD-JWT whose selectively disclosable `aud` lists every server's share URL as an array-element disclosure, has it
  * signed once, and shows each server only the `aud` disclosure plus that server's own URL disclosure. The
  * verifier side (sd-jwt.ts, auth/auth-ticket-verifier.ts) reads exactly what this writes.

@@ -1,4 +1,4 @@
-/** A key share as the sender submits it (spec/shares-server.md "Interfaces"). */
+/** A key share as the sender submits it (openapi/key-shares.yaml, `KeyShare`). */
 export interface KeyShare {
   readonly share: Uint8Array;
   readonly recipient: string;
@@ -11,7 +11,7 @@ export interface StoredShare extends KeyShare {
   readonly createdAt: Date;
 }
 
-/** A nonce issued for one share (spec/shares-server.md "Verification" step 8). */
+/** A nonce issued for one share (README "What the shares server verifies" step 8). */
 export interface ShareNonce {
   readonly shareId: string;
   readonly nonce: string;
@@ -27,7 +27,7 @@ export const SHARE_ID_MIN_LENGTH = 18;
 export const SHARE_ID_MAX_LENGTH = 34;
 
 /**
- * Recipient identifiers (spec/shares-server.md "Recipient identifiers"):
+ * Recipient identifiers (CDOC2 spec "CDOC2 CSS" > "ETSI semantics identifier" and "Private company issuer identifier"):
  * - `etsi/` + ETSI EN 319 412-1 semantics identifier: type PNO/IDC/PAS, ISO 3166 country, `-`, identifier
  *   (at most 20 characters), e.g. `etsi/PNOEE-48010010101`;
  * - `private/` + vendor code + `/` + identifier (at most 20 characters), e.g. `private/JIO/70000349`.

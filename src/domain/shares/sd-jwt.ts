@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
 
 /**
- * The selective-disclosure part of SD-JWT (RFC 9901), as the CDOC2 auth ticket uses it (spec/shares-server.md
- * "The auth ticket"): the compact form `<jwt>~<disclosure>~…~` without key binding, SHA-256 digests, object
- * property disclosures `[salt, name, value]` referenced from `_sd`, array element disclosures `[salt, value]`
- * referenced as `{"...": digest}`.
+ * The selective-disclosure part of SD-JWT (RFC 9901), as the CDOC2 auth ticket uses it (README "The auth ticket"):
+ * the compact form `<jwt>~<disclosure>~…~` without key binding, SHA-256 digests, object property disclosures
+ * `[salt, name, value]` referenced from `_sd`, array element disclosures `[salt, value]` referenced as
+ * `{"...": digest}`.
  *
  * Written here rather than taken from a library because the rules the server needs are stricter than a general
  * holder/verifier library enforces: every presented disclosure must be referenced exactly once (an extra one is

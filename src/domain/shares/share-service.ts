@@ -20,7 +20,7 @@ export interface CreatedShare {
   readonly expiryTimeAdjusted: boolean;
 }
 
-/** The shares server's use cases (spec/shares-server.md); both transports call exactly these. */
+/** The shares server's use cases (CDOC2 spec "CDOC2 CSS"); both transports call exactly these. */
 export interface ShareService {
   create(share: KeyShare, requestedExpiry?: Date): Promise<CreatedShare>;
   createNonce(shareId: string): Promise<string>;

@@ -1,5 +1,5 @@
 /**
- * The server URLs an auth ticket may name (spec/shares-server.md "The auth ticket" and "Verification" step 6):
+ * The server URLs an auth ticket may name (README "The auth ticket", and "What the shares server verifies" step 6):
  * `<serverBaseUrl>/key-shares/<shareId>?nonce=<nonce>`. The base (scheme, host, port, base path) must be one of
  * this server's configured public base URLs; it is never derived from request headers such as X-Forwarded-Host.
  *

@@ -1,4 +1,4 @@
-/** What a verified auth ticket establishes (spec/shares-server.md "Verification" steps 1 to 7). */
+/** What a verified auth ticket establishes (README "What the shares server verifies" steps 1 to 7). */
 export interface VerifiedTicket {
   /** `etsi/` + the signer certificate's subject serialNumber: the authenticated recipient. */
   readonly recipient: string;

@@ -34,7 +34,7 @@ function capsuleFromProto(capsule: ProtoCapsule | undefined): Capsule {
   };
 }
 
-/** The sender interface (spec/capsule-server.md "Sender: create") on gRPC. */
+/** The sender interface (CDOC2 spec "CDOC2 CCS" > "Sender interface"; OpenAPI operation `createCapsule`) on gRPC. */
 export function createCapsuleSenderGrpcService(service: CapsuleService, pipeline: RequestPipeline): BoundService {
   return bindService(
     KeyCapsuleSenderServiceService,
@@ -52,7 +52,10 @@ export function createCapsuleSenderGrpcService(service: CapsuleService, pipeline
   );
 }
 
-/** The recipient interface (spec/capsule-server.md "Recipient: get") on gRPC, behind mutual TLS. */
+/**
+ * The recipient interface (CDOC2 spec "CDOC2 CCS" > "Recipient interface"; OpenAPI operation
+ * `getCapsuleByTransactionId`) on gRPC, behind mutual TLS.
+ */
 export function createCapsuleRecipientGrpcService(
   service: CapsuleService,
   pipeline: RequestPipeline,

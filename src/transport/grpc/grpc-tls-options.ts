@@ -7,7 +7,8 @@ import { MIN_TLS_VERSION, type ServerIdentity } from '../tls/tls-material.js';
  * the handshake itself and hands the finished connection to grpc-js, so that every TLS setting is Node's
  * documented one rather than whatever grpc-js's credentials pass through.
  *
- * - TLS 1.3 only (spec/capsule-server.md "Two interfaces": TLS 1.2 and lower are refused).
+ * - TLS 1.3 only (CDOC2 spec "CDOC2 CCS" > "Interface security"; README "Architecture": TLS 1.2 and lower
+ *   are refused).
  * - ALPN `h2` only: gRPC is HTTP/2, and a client that cannot speak it gets no connection.
  * - With `clientCa`, a client certificate is requested and must chain to one of those issuers. TLS checks the
  *   chain, but the verdict is enforced by the listener right after the handshake (the connection is closed before

@@ -4,7 +4,7 @@ import type { ShareService } from '../../domain/shares/share-service.js';
 import type { RequestPipeline } from '../request-pipeline.js';
 import { bindService, type BoundService } from './unary.js';
 
-/** The sender interface of the shares server (spec/shares-server.md "Interfaces") on gRPC. */
+/** The sender interface of the shares server (CDOC2 spec "CDOC2 CSS" > "Sender interface") on gRPC. */
 export function createShareSenderGrpcService(service: ShareService, pipeline: RequestPipeline): BoundService {
   return bindService(
     KeyShareSenderServiceService,

@@ -32,7 +32,7 @@ const sameToken = (given: string, expected: string): boolean => {
 };
 
 /**
- * The operations listener (spec/interfaces.md `management`): plain HTTP, loopback by default, for load balancers
+ * The operations listener (README "Health, metrics, logs"): plain HTTP, loopback by default, for load balancers
  * and monitoring. Liveness says the process answers; readiness says the database answers and its schema is
  * current; /metrics is Prometheus text, optionally behind a bearer token; /info tells version and server time.
  */

@@ -32,7 +32,7 @@ const capsuleJson = (capsule: StoredCapsule): string =>
     capsule_type: capsule.capsuleType,
   });
 
-/** The sender listener: `POST /key-capsules` (spec/capsule-server.md "Sender: create"); 405 for the rest. */
+/** The sender listener: `POST /key-capsules` (openapi/key-capsules.yaml, `createCapsule`); 405 for the rest. */
 export function registerCapsuleSenderRoutes(
   app: FastifyInstance,
   service: CapsuleService,
@@ -53,7 +53,7 @@ export function registerCapsuleSenderRoutes(
           },
           requestedExpiry(request),
         );
-        // A path, not an absolute URL: servers sit behind load balancers (spec/capsule-server.md "Sender: create").
+        // A path, not an absolute URL: servers sit behind load balancers (README "Behind a load balancer").
         return reply
           .code(201)
           .headers({ location: `/key-capsules/${created.transactionId}`, ...expiryHeaders(created) })

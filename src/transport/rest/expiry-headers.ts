@@ -2,7 +2,7 @@ import type { FastifyRequest } from 'fastify';
 import { invalidArgument } from '../../domain/errors.js';
 import { parseRfc3339 } from '../../domain/rfc3339.js';
 
-/** `x-expiry-time` / `x-expiry-time-adjusted` of a stored item (spec/capsule-server.md "Sender: create"). */
+/** `x-expiry-time` / `x-expiry-time-adjusted` of a stored item (openapi/key-capsules.yaml, `createCapsule`). */
 export const expiryHeaders = (expiry: { expiryTime: Date; expiryTimeAdjusted: boolean }): Record<string, string> => ({
   'x-expiry-time': expiry.expiryTime.toISOString(),
   'x-expiry-time-adjusted': String(expiry.expiryTimeAdjusted),

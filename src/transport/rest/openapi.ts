@@ -2,9 +2,9 @@ import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 
 /**
- * Request validation from the project's own OpenAPI files (spec/interfaces.md "REST"): the gateway hands the
- * schemas of each operation to Fastify's JSON-schema validator instead of checking shapes by hand, so the file
- * that documents the API is the file that enforces it.
+ * Request validation from the project's own OpenAPI files (README "What the server checks, and where"): the gateway
+ * hands the schemas of each operation to Fastify's JSON-schema validator instead of checking shapes by hand, so the
+ * file that documents the API is the file that enforces it.
  */
 type JsonObject = { [key: string]: unknown };
 

@@ -32,7 +32,7 @@ function authTicket(request: FastifyRequest): string {
   return ticket ?? token ?? '';
 }
 
-/** The shares server (spec/shares-server.md "Interfaces"): one listener, TLS 1.3, no client certificate. */
+/** The shares server (CDOC2 spec "CDOC2 CSS" > "Server interfaces"): one listener, TLS 1.3, no client certificate. */
 export function registerShareRoutes(
   app: FastifyInstance,
   service: ShareService,

@@ -13,9 +13,9 @@ const leftPad = (bytes: Buffer, length: number): Buffer =>
   bytes.length >= length ? bytes : Buffer.concat([Buffer.alloc(length - bytes.length), bytes]);
 
 /**
- * The public key of a TLS client certificate, in the encodings capsules store (spec/capsule-server.md "Recipient:
- * get"): EC keys as 0x04 || X || Y with each coordinate left-padded to the curve's size, RSA keys as DER PKCS#1.
- * node:crypto reads both; node-forge could read only the RSA ones.
+ * The public key of a TLS client certificate, in the encodings capsules store (CDOC2 spec "CDOC2 CCS"
+ * > "The KeyServerCapsule authentication scheme"): EC keys as 0x04 || X || Y with each coordinate left-padded to the
+ * curve's size, RSA keys as DER PKCS#1. node:crypto reads both; node-forge could read only the RSA ones.
  */
 export function recipientKeyFromCertificate(der: Buffer): RecipientKey {
   const key = new X509Certificate(der).publicKey;

@@ -3,7 +3,7 @@ import { X509Certificate } from 'node:crypto';
 /**
  * Subject attributes that name an organisation or a place, never a person. The reference logs the DN without
  * the CN; an ID-card subject still carries the given name (GN), surname (SN) and personal code (serialNumber)
- * after that, so here only these are kept (spec/capsule-server.md "Do better": never log personal names).
+ * after that, so here only these are kept (README "Health, metrics, logs": never a personal name).
  */
 const KEPT = new Set(['C', 'O', 'OU', 'L', 'ST', 'organizationIdentifier']);
 

@@ -31,7 +31,7 @@ export function attachOcspStapling(server: EventEmitter, staple: OcspStapleSourc
   );
 }
 
-/** The TLS version floor of every listener (spec/capsule-server.md "Two interfaces": TLS 1.2 and lower are refused). */
+/** The TLS version floor of every listener (CDOC2 spec "CDOC2 CCS" > "Interface security"; README "Architecture"). */
 export const MIN_TLS_VERSION = 'TLSv1.3';
 
 /** Checks that the certificate and key parse and belong together; returns a problem description or undefined. */

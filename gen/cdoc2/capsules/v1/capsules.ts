@@ -26,7 +26,8 @@ export const protobufFileName = "cdoc2/capsules/v1/capsules.proto";
 
 /**
  * Key capsule server contract (cdoc2.capsules.v1).
- * Mirrors the CDOC2 key-capsules OpenAPI 3.1.1 (spec/capsule-server.md); field names follow the OpenAPI names.
+ * Mirrors the CDOC2 key-capsules OpenAPI 3.1.1 (openapi/key-capsules.yaml; CDOC2 spec "Appendix C: Key Capsules
+ * API"); field names follow the OpenAPI names.
  */
 
 /** The kind of recipient key a capsule is addressed to. Clients must tolerate values they do not know. */

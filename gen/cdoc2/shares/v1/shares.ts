@@ -26,7 +26,8 @@ export const protobufFileName = "cdoc2/shares/v1/shares.proto";
 
 /**
  * Shares server (CSS) contract (cdoc2.shares.v1).
- * Mirrors the CDOC2 key-shares OpenAPI 1.0.1 (spec/shares-server.md); field names follow the OpenAPI names.
+ * Mirrors the CDOC2 key-shares OpenAPI 1.0.1 (openapi/key-shares.yaml; CDOC2 spec "Appendix E: Key Shares API");
+ * field names follow the OpenAPI names.
  */
 
 /** One share of a key, for one recipient. */
