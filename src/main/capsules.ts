@@ -59,7 +59,7 @@ export async function startCapsuleServer(wiring: Wiring, store: CapsuleStore): P
   const pipeline = createRequestPipeline(serverLogger, observer);
   const { limits } = config;
   const rest = { host, identity, logger: serverLogger, ocspStaple, pipeline, limits, connectionRefusals };
-  const grpc = { logger: serverLogger, ocspStaple, health, reflection, limits, connectionRefusals };
+  const grpc = { logger: serverLogger, pipeline, ocspStaple, health, reflection, limits, connectionRefusals };
   return {
     restSender: await listen(
       startRestListener({

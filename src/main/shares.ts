@@ -74,6 +74,7 @@ export async function startSharesServer(wiring: Wiring, store: ShareStore): Prom
       {
         name: 'shares-grpc',
         logger: serverLogger,
+        pipeline,
         ocspStaple,
         health,
         reflection,

@@ -74,9 +74,13 @@ export const OPERATION_NAMES = Object.keys(OPERATIONS) as readonly OperationName
 export const operationsOf = (listener: ListenerName): readonly OperationSpec[] =>
   OPERATION_NAMES.map((name) => OPERATIONS[name]).filter((spec) => spec.listener === listener);
 
+/** The operation of a gRPC method path, if it is one (health and reflection methods are not). */
+export const findOperationForGrpcPath = (path: string): OperationSpec | undefined =>
+  OPERATION_NAMES.map((name) => OPERATIONS[name]).find((candidate) => candidate.grpcPath === path);
+
 /** The operation of a gRPC method path; a generated method the table does not name is a programming error. */
 export function operationForGrpcPath(path: string): OperationSpec {
-  const spec = OPERATION_NAMES.map((name) => OPERATIONS[name]).find((candidate) => candidate.grpcPath === path);
+  const spec = findOperationForGrpcPath(path);
   if (!spec) {
     throw new Error(`no operation is described for the gRPC method ${path}`);
   }

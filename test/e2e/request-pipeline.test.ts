@@ -4,10 +4,17 @@ import { createConnection } from 'mysql2/promise';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { expect } from 'chai';
 import { createAuthTicket, oneLinePem } from '../support/auth-ticket-builder.js';
-import { capsuleFor } from '../support/capsule-fixtures.js';
+import { capsuleFor, protoCapsule } from '../support/capsule-fixtures.js';
 import { CAPSULE_TRANSPORTS, type CapsuleDriver } from '../support/capsule-drivers.js';
 import { newNonce, SHARE_TRANSPORTS, storeShare, type ShareDriver } from '../support/share-drivers.js';
-import { call, https, recipientClient, startTestServer, type TestServer } from '../support/test-server.js';
+import {
+  call,
+  https,
+  recipientClient,
+  senderClient,
+  startTestServer,
+  type TestServer,
+} from '../support/test-server.js';
 import { expectOk } from '../support/transport-outcome.js';
 import { issueShare, recipientOf, unknownShareId } from './shares-helpers.js';
 import { OPERATION_NAMES, type OperationName } from '../../src/transport/operations.js';
@@ -229,6 +236,52 @@ describe('one request pipeline for REST and gRPC', () => {
     expect(
       lines.slice(first).filter((line) => line['msg'] === 'request' && line['operation'] === 'GetKeyCapsule'),
     ).to.have.length(2);
+  });
+
+  it('records a gRPC call refused for its metadata before any handler: one line and one count, outcome header_fields_too_large', async () => {
+    const client = senderClient(server.pki, server.ports.grpcSender);
+    const metadata = new Metadata();
+    metadata.set('x-big', 'a'.repeat(20 * 1024));
+    const before = await requestCounters(server);
+    const first = lines.length;
+    try {
+      const refused = call((callback) =>
+        client.createKeyCapsule(
+          { capsule: protoCapsule(capsuleFor(server.pki.clients.ecP256)), requestedExpiryTime: undefined },
+          metadata,
+          callback,
+        ),
+      );
+      expect(
+        await refused.then(
+          () => 'OK',
+          (error: { code: number }) => status[error.code],
+        ),
+      ).to.equal('RESOURCE_EXHAUSTED');
+    } finally {
+      client.close();
+    }
+    const mine = (): Array<Record<string, unknown>> => lines.slice(first).filter((line) => line['msg'] === 'request');
+    for (let waited = 0; mine().length === 0 && waited < 2000; waited += 20) {
+      await sleep(20);
+    }
+    const after = await requestCounters(server);
+    const moved = [...after].filter(([key, value]) => value !== (before.get(key) ?? 0));
+    expect(mine()).to.have.length(1);
+    expect(mine()[0]).to.include({
+      transport: 'grpc',
+      listener: 'capsules-sender',
+      operation: 'CreateKeyCapsule',
+      outcome: 'header_fields_too_large',
+      status: 'RESOURCE_EXHAUSTED',
+    });
+    expect(
+      Object.keys(mine()[0] ?? {}).filter((key) => ![...BASE_FIELDS, ...REQUEST_LOG_FIELDS].includes(key)),
+    ).to.deep.equal([]);
+    // Exactly this series moved, by one: the outcome REST records for its 431 (README "Health, metrics, logs").
+    const series =
+      'cdoc2_requests_total{operation="CreateKeyCapsule",transport="grpc",outcome="header_fields_too_large"}';
+    expect(moved).to.deep.equal([[series, (before.get(series) ?? 0) + 1]]);
   });
 
   for (const entry of CASES) {

@@ -5,6 +5,7 @@ import type { CertificateRefusals } from '../../domain/certificate-trust.js';
 import type { Logger } from '../../logging/logger.js';
 import { judgeClientSocket, reportRefusal } from '../tls/certificate-refusal.js';
 import type { GrpcTlsOptions } from './grpc-tls-options.js';
+import { callRefusal, type RefuseCall } from './call-refusal.js';
 import { metadataLimit } from './metadata-limit.js';
 import { RAPID_RESET_GRACE_MS, resetBudget, resetGuard, type CallOrigin } from './reset-guard.js';
 import { aggregatedWarning, capConnections, type ListenerLimits } from '../connection-limits.js';
@@ -13,6 +14,8 @@ import { attachOcspStapling, type OcspStapleSource } from '../tls/tls-material.j
 import { createHealthService, serviceNameOf, type HealthSource } from './health-service.js';
 import type { ReflectionInstaller } from './reflection.js';
 import type { BoundService } from './unary.js';
+import { operationForGrpcPath, type ListenerName } from '../operations.js';
+import type { RequestPipeline } from '../request-pipeline.js';
 
 export interface GrpcListener {
   readonly port: number;
@@ -33,9 +36,9 @@ const MESSAGE_LIMITS = {
  * grpc-js's documented server options for the connection bounds (README "Limits"). Keepalive pings are what
  * close a connection whose peer vanished or stopped reading.
  */
-const serverOptions = ({ grpc }: ListenerLimits, onEmptyCall: (origin: CallOrigin) => void) => ({
+const serverOptions = ({ grpc }: ListenerLimits, onEmptyCall: (origin: CallOrigin) => void, refuse: RefuseCall) => ({
   ...MESSAGE_LIMITS,
-  interceptors: [resetGuard(onEmptyCall), metadataLimit],
+  interceptors: [resetGuard(onEmptyCall), metadataLimit(refuse)],
   // Sent as the HTTP/2 setting SETTINGS_MAX_CONCURRENT_STREAMS: the stream past it is refused (REFUSED_STREAM).
   'grpc.max_concurrent_streams': grpc.maxConcurrentStreams,
   'grpc.max_connection_idle_ms': grpc.maxConnectionIdle,
@@ -45,11 +48,22 @@ const serverOptions = ({ grpc }: ListenerLimits, onEmptyCall: (origin: CallOrigi
   'grpc.keepalive_timeout_ms': grpc.keepaliveTimeout,
 });
 
+/** The listener's name in request logs: that of the operations it serves (operations.ts). */
+function listenerOf(services: readonly BoundService[]): ListenerName {
+  const method = services.flatMap((service) => Object.values(service.definition))[0];
+  if (!method) {
+    throw new Error('a gRPC listener serves no operation');
+  }
+  return operationForGrpcPath(method.path).listener;
+}
+
 export interface GrpcListenerOptions {
   /** The listener's name in logs and metrics, e.g. `capsules-grpc-recipient`. */
   readonly name: string;
   /** Where the listener logs connection and certificate refusals. */
   readonly logger: Logger;
+  /** Records the calls an interceptor answers before their handler (call-refusal.ts). */
+  readonly pipeline: RequestPipeline;
   /** The OCSP response to staple on every handshake, if any. */
   readonly ocspStaple?: OcspStapleSource | undefined;
   /** Serve grpc.health.v1.Health following this source. */
@@ -96,7 +110,8 @@ export async function startGrpcListener(
       setTimeout(() => connection.socket.destroy(), RAPID_RESET_GRACE_MS).unref();
     }
   };
-  const server = new Server(serverOptions(limits, onEmptyCall));
+  const refuse = callRefusal(options.pipeline, listenerOf(services));
+  const server = new Server(serverOptions(limits, onEmptyCall, refuse));
   const names = services.map(serviceNameOf);
   const all = health ? [...services, createHealthService(names, health)] : services;
   for (const service of all) {

@@ -1,4 +1,6 @@
-import { ServerInterceptingCall, status, type Metadata, type ServerInterceptor } from '@grpc/grpc-js';
+import { ServerInterceptingCall, type Metadata, type ServerInterceptor } from '@grpc/grpc-js';
+import { PROTOCOL_ERROR_TABLE } from '../error-table.js';
+import type { RefuseCall } from './call-refusal.js';
 
 /** The largest metadata (header list) a call may send; legitimate calls send well under 1 KiB. */
 const MAX_METADATA_BYTES = 16 * 1024;
@@ -22,20 +24,27 @@ function metadataBytes(metadata: Metadata): number {
   return total;
 }
 
-/** Refuses a call whose metadata is larger than MAX_METADATA_BYTES with RESOURCE_EXHAUSTED, before any handler. */
-export const metadataLimit: ServerInterceptor = (_method, call) =>
-  new ServerInterceptingCall(call, {
-    start: (next) =>
-      next({
-        onReceiveMetadata: (metadata, passOn) => {
-          if (metadataBytes(metadata) > MAX_METADATA_BYTES) {
-            call.sendStatus({
-              code: status.RESOURCE_EXHAUSTED,
-              details: `the call's metadata is larger than ${MAX_METADATA_BYTES} bytes`,
-            });
-            return;
-          }
-          passOn(metadata);
-        },
-      }),
-  });
+/**
+ * Refuses a call whose metadata is larger than MAX_METADATA_BYTES with RESOURCE_EXHAUSTED, before any handler,
+ * recorded as `header_fields_too_large`: the outcome of the REST gateway's 431 for the same excess.
+ */
+export const metadataLimit =
+  (refuse: RefuseCall): ServerInterceptor =>
+  (method, call) =>
+    new ServerInterceptingCall(call, {
+      start: (next) =>
+        next({
+          onReceiveMetadata: (metadata, passOn) => {
+            if (metadataBytes(metadata) > MAX_METADATA_BYTES) {
+              refuse(
+                method,
+                call,
+                PROTOCOL_ERROR_TABLE.header_fields_too_large,
+                `the call's metadata is larger than ${MAX_METADATA_BYTES} bytes`,
+              );
+              return;
+            }
+            passOn(metadata);
+          },
+        }),
+    });
