@@ -70,6 +70,7 @@ export async function startApp(
     observer: metrics,
     refusals: metrics,
     connectionRefusals: metrics,
+    connectionClosures: metrics,
     health,
     reflection: createReflection(join(packageRoot(), 'proto')),
     listen: async (start) => {

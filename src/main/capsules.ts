@@ -34,7 +34,7 @@ export interface CapsulePorts {
 export async function startCapsuleServer(wiring: Wiring, store: CapsuleStore): Promise<CapsulePorts> {
   const { config, logger, clock, random, revocation, ocspStaple, observer, health, reflection, listen, refusals } =
     wiring;
-  const { connectionRefusals } = wiring;
+  const { connectionRefusals, connectionClosures } = wiring;
   const { identity, clientCa } = config.material;
   const service = createCapsuleService({
     store,
@@ -59,7 +59,16 @@ export async function startCapsuleServer(wiring: Wiring, store: CapsuleStore): P
   const pipeline = createRequestPipeline(serverLogger, observer);
   const { limits } = config;
   const rest = { host, identity, logger: serverLogger, ocspStaple, pipeline, limits, connectionRefusals };
-  const grpc = { logger: serverLogger, pipeline, ocspStaple, health, reflection, limits, connectionRefusals };
+  const grpc = {
+    logger: serverLogger,
+    pipeline,
+    ocspStaple,
+    health,
+    reflection,
+    limits,
+    connectionRefusals,
+    connectionClosures,
+  };
   return {
     restSender: await listen(
       startRestListener({

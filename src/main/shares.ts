@@ -80,6 +80,7 @@ export async function startSharesServer(wiring: Wiring, store: ShareStore): Prom
         reflection,
         limits: config.limits,
         connectionRefusals: wiring.connectionRefusals,
+        connectionClosures: wiring.connectionClosures,
       },
     ),
   );

@@ -4,7 +4,7 @@ import type { CertificateRefusals } from '../domain/certificate-trust.js';
 import type { Clock } from '../domain/clock.js';
 import { createPooledRandom, type RandomSource } from '../domain/random.js';
 import type { Logger } from '../logging/logger.js';
-import type { ConnectionRefusals, RequestObserver } from '../observability/metrics.js';
+import type { ConnectionClosures, ConnectionRefusals, RequestObserver } from '../observability/metrics.js';
 import type { RevocationChecker } from '../pki/revocation-checker.js';
 import type { HealthSource } from '../transport/grpc/health-service.js';
 import type { ReflectionInstaller } from '../transport/grpc/reflection.js';
@@ -23,6 +23,8 @@ export interface Wiring {
   readonly refusals: CertificateRefusals;
   /** Counts connections refused by each listener's connection cap (metrics). */
   readonly connectionRefusals: ConnectionRefusals;
+  /** Counts connections the listeners closed for what their clients did (metrics). */
+  readonly connectionClosures: ConnectionClosures;
   readonly health: HealthSource;
   readonly reflection: ReflectionInstaller;
   /** Waits for a listener to start and returns its port; app.ts closes it on stop or when a later start fails. */

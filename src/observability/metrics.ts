@@ -11,6 +11,18 @@ export interface ConnectionRefusals {
   connectionRefused(listener: string): void;
 }
 
+/**
+ * Why a listener closed an established connection itself (README "Limits"): `rapid_reset`, the connection made
+ * too many empty calls (HTTP/2 rapid reset, transport/grpc/reset-guard.ts). A fixed set, so the label is bounded.
+ */
+export const CONNECTION_CLOSURE_REASONS = ['rapid_reset'] as const;
+export type ConnectionClosureReason = (typeof CONNECTION_CLOSURE_REASONS)[number];
+
+/** Counts connections a listener closed because of what the client did on them. */
+export interface ConnectionClosures {
+  connectionClosed(listener: string, reason: ConnectionClosureReason): void;
+}
+
 export interface RevocationCounters {
   readonly cacheHits: number;
   readonly cacheMisses: number;
@@ -25,7 +37,7 @@ export interface PoolUse {
   readonly pendingAcquires: number;
 }
 
-export interface Metrics extends RequestObserver, CertificateRefusals, ConnectionRefusals {
+export interface Metrics extends RequestObserver, CertificateRefusals, ConnectionRefusals, ConnectionClosures {
   readonly registry: Registry;
   cleanupDeleted(count: number): void;
 }
@@ -88,6 +100,12 @@ export function createMetrics(revocation: () => RevocationCounters, pool: () => 
     labelNames: ['listener'] as const,
     registers: [registry],
   });
+  const connectionsClosed = new Counter({
+    name: 'cdoc2_connections_closed_total',
+    help: 'Established connections a listener closed because of what the client did on them, by listener and reason (rapid_reset)',
+    labelNames: ['listener', 'reason'] as const,
+    registers: [registry],
+  });
   new Gauge({
     name: 'cdoc2_database_pool_connections',
     help: 'Database connections by state: used, free, and requests waiting for one (pending)',
@@ -114,6 +132,9 @@ export function createMetrics(revocation: () => RevocationCounters, pool: () => 
     },
     connectionRefused(listener) {
       connectionsRefused.inc({ listener });
+    },
+    connectionClosed(listener, reason) {
+      connectionsClosed.inc({ listener, reason });
     },
   };
 }

@@ -388,9 +388,15 @@ describe('abuse: rapid reset with the default limits', function () {
   after(() => defaults.close());
 
   for (const then of ['freeze', 'vanish'] as const) {
-    it(`closes the sockets of rapid-reset attackers (${then}): back to the baseline within 3 s, default keepalive`, async () => {
+    it(`closes the sockets of rapid-reset attackers (${then}) and counts them: back to the baseline within 3 s, default keepalive`, async () => {
       const port = defaults.ports.grpcSender;
       const baseline = establishedServerSockets(port);
+      const closed = async (): Promise<number> =>
+        (await metricValue(
+          defaults,
+          'cdoc2_connections_closed_total{listener="capsules-grpc-sender",reason="rapid_reset"}',
+        )) || 0; // no series before the first closure
+      const closedBefore = await closed();
       const attackers: TLSSocket[] = [];
       try {
         const started = Date.now();
@@ -406,6 +412,14 @@ describe('abuse: rapid reset with the default limits', function () {
           back,
           `established: ${establishedServerSockets(port)}, baseline ${baseline}, attack ${attackMs} ms`,
         ).to.equal(true);
+        // A frozen attacker's socket stays open unless the guard closes it, so each of the five was the guard's;
+        // a vanished one may have been read to its end (and closed by its FIN) before it spent the budget.
+        const counted = (await closed()) - closedBefore;
+        if (then === 'freeze') {
+          expect(counted).to.equal(5);
+        } else {
+          expect(counted).to.be.within(1, 5);
+        }
       } finally {
         attackers.forEach((socket) => socket.destroy());
       }

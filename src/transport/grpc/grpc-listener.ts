@@ -9,7 +9,7 @@ import { callRefusal, type RefuseCall } from './call-refusal.js';
 import { metadataLimit } from './metadata-limit.js';
 import { RAPID_RESET_GRACE_MS, resetBudget, resetGuard, type CallOrigin } from './reset-guard.js';
 import { aggregatedWarning, capConnections, type ListenerLimits } from '../connection-limits.js';
-import type { ConnectionRefusals } from '../../observability/metrics.js';
+import type { ConnectionClosures, ConnectionRefusals } from '../../observability/metrics.js';
 import { attachOcspStapling, type OcspStapleSource } from '../tls/tls-material.js';
 import { createHealthService, serviceNameOf, type HealthSource } from './health-service.js';
 import type { ReflectionInstaller } from './reflection.js';
@@ -74,6 +74,8 @@ export interface GrpcListenerOptions {
   readonly limits: ListenerLimits;
   /** Counts the connections the connection cap refused. */
   readonly connectionRefusals?: ConnectionRefusals | undefined;
+  /** Counts the connections the listener closed for what their clients did (rapid reset). */
+  readonly connectionClosures?: ConnectionClosures | undefined;
   /** Counts client-certificate refusals, on mutual-TLS listeners. */
   readonly certificateRefusals?: CertificateRefusals | undefined;
 }
@@ -107,6 +109,7 @@ export async function startGrpcListener(
     const connection = connections.get(keyOf(origin));
     if (connection && !connection.budget.take() && connections.delete(keyOf(origin))) {
       rapidResets.add();
+      options.connectionClosures?.connectionClosed(name, 'rapid_reset');
       setTimeout(() => connection.socket.destroy(), RAPID_RESET_GRACE_MS).unref();
     }
   };
