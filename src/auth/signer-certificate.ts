@@ -82,7 +82,10 @@ function parseUncached(header: string): SignerCertificate {
   return { der: new Uint8Array(der), publicKey, subjectSerialNumber: serialNumbers[0] };
 }
 
-/** The JWS algorithms a key may verify (spec: never `none`, never HMAC; the curve decides the EC algorithm). */
+/**
+ * The JWS algorithms a key may verify (README "What the shares server verifies" step 3: never `none`, never HMAC;
+ * the curve decides the EC algorithm).
+ */
 export function allowedAlgorithms(key: KeyObject): string[] {
   switch (key.asymmetricKeyType) {
     case 'rsa':

@@ -63,7 +63,10 @@ export class ServerNotTrustedError extends ClientError {
   readonly kind = 'server_not_trusted';
 }
 
-/** Two servers chosen for one secret are run by the same organization (spec "Server identification and trust"). */
+/**
+ * Two servers chosen for one secret are run by the same organization (CDOC2 spec "CDOC2 CSS" > "Server identification
+ * and trust").
+ */
 export class OrganizationDuplicateError extends ClientError {
   override readonly name = 'OrganizationDuplicateError';
   readonly kind = 'organization_duplicate';

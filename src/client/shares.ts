@@ -148,7 +148,7 @@ export async function getShare(endpoint: Endpoint, shareId: string, ticket: stri
 export type SharingScheme = { readonly kind: 'n-of-n' } | { readonly kind: 'shamir'; readonly threshold: number };
 
 export interface ShareReference {
-  /** The server list id (never a URL: spec "Server identification and trust"). */
+  /** The server list id (never a URL: CDOC2 spec "CDOC2 CSS" > "Server identification and trust"). */
   readonly server: string;
   readonly shareId: string;
 }

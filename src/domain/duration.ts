@@ -2,7 +2,7 @@
  * ISO 8601 durations for configuration (`P1095D`, `PT5M`, `P1W`, `PT0.5S`).
  *
  * Years and months are refused: they have no fixed length, and an expiry policy must mean the same number of
- * seconds on every day it is applied (the specification's own defaults are written in days: P1095D, P1825D).
+ * seconds on every day it is applied (the public reference server's defaults are written in days: P1095D, P1825D).
  */
 const DURATION = /^P(?!$)(?:(\d+)W)?(?:(\d+)D)?(?:T(?!$)(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:[.,]\d{1,3})?)S)?)?$/;
 

@@ -53,6 +53,8 @@ function readmeHeadings(readme: string): string[] {
 // The patterns are put together from parts, so that this file does not cite anything itself.
 /** A path to a document of a `spec/` folder: the repository has none, so a reader could not open it. */
 const SPEC_DOCUMENT = new RegExp(['\\bspec', '[\\w-]+\\.md\\b'].join('/'), 'g');
+/** `spec` and a quoted section title: a section of no document a reader can find (the public one is `CDOC2 spec`). */
+const BARE_SPEC_CITATION = new RegExp(['(?<!CDOC2 )\\bspec', '"[^"]+"'].join(' '), 'g');
 /** `README "Limits"` or `README's "Limits"`. */
 const README_CITATION = new RegExp(['\\bREADME', `(?:'s)?\\s+"([^"]+)"`].join(''), 'g');
 /** `CDOC2 spec`, a chapter's title in double quotes, then `>` and a section's title (or two, joined by `and`). */
@@ -163,6 +165,13 @@ describe('citations', () => {
     expect(cited).to.deep.equal([]);
   });
 
+  it('cites the specification only as the public CDOC2 specification, never as a bare "spec"', () => {
+    const cited = files.flatMap(({ path, text }) =>
+      [...joinLines(text).matchAll(BARE_SPEC_CITATION)].map((match) => `${path}: ${match[0]}`),
+    );
+    expect(cited).to.deep.equal([]);
+  });
+
   it('cites only README sections that exist, from the code, the protos, the migrations and the scripts', () => {
     const { found, wrong } = refused(sourceFiles, README_CITATION, readmeJudge);
     expect(found, 'the check found almost no citation: is the pattern still right?').to.be.greaterThan(30);
@@ -189,6 +198,9 @@ describe('citations', () => {
     ].join('\n');
     const files = [{ path: 'sample.ts', text: sample }];
     expect([...sample.matchAll(SPEC_DOCUMENT)]).to.have.length(1);
+    expect([
+      ...`(${cite('spec', '"Recipient: get"')}) (${cite('CDOC2 spec', '"CDOC2 CSS"')})`.matchAll(BARE_SPEC_CITATION),
+    ]).to.have.length(1);
     expect(refused(files, README_CITATION, readmeJudge)).to.deep.equal({
       found: 2,
       wrong: ['sample.ts: README has no section "No such section"'],

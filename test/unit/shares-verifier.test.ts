@@ -415,7 +415,7 @@ describe('auth ticket verifier (test PKI)', function () {
     }
   });
 
-  describe('checks in the order of the specification', () => {
+  describe('checks in the order README "What the shares server verifies" gives', () => {
     it('reports an untrusted certificate before a bad signature (step 2 before step 3)', async () => {
       const signer = pki.authUntrusted;
       const ticket = ticketOf(signer);

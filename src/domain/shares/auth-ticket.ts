@@ -50,7 +50,7 @@ export function prepareAuthTicket(content: TicketContent): UnsignedTicket {
     'aud',
     urlDisclosures.map((disclosure) => ({ '...': disclosureDigest(disclosure) })),
   ]);
-  // No iat/exp: freshness comes from each server's one-time nonce (spec "The auth ticket").
+  // No iat/exp: freshness comes from each server's one-time nonce (README "The auth ticket").
   const header = { typ: content.typ ?? AUTH_TICKET_TYP, alg: content.alg };
   const payload = {
     iss: content.iss,
@@ -79,7 +79,7 @@ export function presentationFor(jwt: string, ticket: UnsignedTicket, index: numb
 }
 
 /**
- * The URL a ticket names for one share (spec "The auth ticket"): the server's public base URL (with any base
+ * The URL a ticket names for one share (README "The auth ticket"): the server's public base URL (with any base
  * path), `/key-shares/`, the share id, and the nonce the server issued for it.
  */
 export function shareTicketUrl(baseUrl: string, shareId: string, nonce: string): string {

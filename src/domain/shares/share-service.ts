@@ -24,7 +24,7 @@ export interface CreatedShare {
 export interface ShareService {
   create(share: KeyShare, requestedExpiry?: Date): Promise<CreatedShare>;
   createNonce(shareId: string): Promise<string>;
-  /** Verifies the ticket in the order of the specification and returns the share; consumes the nonce. */
+  /** Verifies the ticket (README "What the shares server verifies", in order), uses up the nonce, returns the share. */
   get(shareId: string, ticket: string, x5c: string): Promise<KeyShare>;
 }
 

@@ -63,7 +63,10 @@ export function registerCapsuleSenderRoutes(
   });
 }
 
-/** The recipient listener: `GET /key-capsules/{transactionId}` behind mutual TLS (spec "Recipient: get"). */
+/**
+ * The recipient listener: `GET /key-capsules/{transactionId}` behind mutual TLS (CDOC2 spec "CDOC2 CCS"
+ * > "Recipient interface"; openapi/key-capsules.yaml, `getCapsuleByTransactionId`).
+ */
 export function registerCapsuleRecipientRoutes(
   app: FastifyInstance,
   service: CapsuleService,
