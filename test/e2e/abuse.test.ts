@@ -1,13 +1,16 @@
 import { readFileSync } from 'node:fs';
+import { constants } from 'node:http2';
 import { request } from 'node:http';
 import { logSink } from '../support/log-sink.js';
 import type { TLSSocket } from 'node:tls';
 import { Metadata, status, type ServiceError } from '@grpc/grpc-js';
 import { expect } from 'chai';
 import {
+  COMPRESSION_ERROR,
   connectTls,
   establishedServerSockets,
   FRAME,
+  oneLargeHeaderField,
   openHttp2,
   openStreams,
   pipeline,
@@ -332,14 +335,17 @@ describe('abuse: connection, stream and pipelining limits', function () {
     expect(await refusedMetric('expired')).to.equal(before.expired + 2);
   });
 
-  it('answers metadata of 20, 70 and 200 KiB always with RESOURCE_EXHAUSTED, 30 calls each, one after another and concurrently', async () => {
+  it('answers metadata of 20, 70 and 200 KiB, and single entries up to 63 KiB, always with RESOURCE_EXHAUSTED, 30 calls each, one after another and concurrently', async () => {
     const sender = senderClient(server.pki, server.ports.grpcSender);
     const capsule = protoCapsule(capsuleFor(server.pki.clients.ecP256));
-    /** `kib` of metadata in entries of at most 8 KiB, or in one entry. */
-    const metadataOf = (kib: number, entryKib: number): Metadata => {
+    /**
+     * `kib` of metadata in entries of at most `entryKib`, of `a` (5 bits in HPACK's Huffman code) or of `~`
+     * (13 bits, so sent as it is: 63 KiB of it is just under nghttp2's 64 KiB bound on one encoded value).
+     */
+    const metadataOf = (kib: number, entryKib: number, character = 'a'): Metadata => {
       const metadata = new Metadata();
       for (let i = 0; i * entryKib < kib; i++) {
-        metadata.set(`x-${i}`, 'a'.repeat(Math.min(entryKib, kib - i * entryKib) * 1024));
+        metadata.set(`x-${i}`, character.repeat(Math.min(entryKib, kib - i * entryKib) * 1024));
       }
       return metadata;
     };
@@ -349,27 +355,134 @@ describe('abuse: connection, stream and pipelining limits', function () {
           resolve(error ? status[error.code] : 'OK'),
         ),
       );
-    const shapes: Array<readonly [number, number]> = [
+    const shapes: Array<readonly [number, number, string?]> = [
       [20, 8],
       [70, 8],
       [200, 8],
       [20, 20],
       [60, 60],
+      [63, 63, '~'],
     ];
     try {
-      for (const [kib, entryKib] of shapes) {
-        const shape = `${kib} KiB in entries of ${entryKib} KiB`;
+      for (const [kib, entryKib, character] of shapes) {
+        const shape = `${kib} KiB in entries of ${entryKib} KiB of ${character ?? 'a'}`;
         const oneByOne: string[] = [];
         for (let i = 0; i < 30; i++) {
-          oneByOne.push(await call(metadataOf(kib, entryKib)));
+          oneByOne.push(await call(metadataOf(kib, entryKib, character)));
         }
-        const concurrent = await Promise.all(Array.from({ length: 30 }, () => call(metadataOf(kib, entryKib))));
+        const concurrent = await Promise.all(
+          Array.from({ length: 30 }, () => call(metadataOf(kib, entryKib, character))),
+        );
         expect(new Set(oneByOne), shape).to.deep.equal(new Set(['RESOURCE_EXHAUSTED']));
         expect(new Set(concurrent), `${shape}, concurrent`).to.deep.equal(new Set(['RESOURCE_EXHAUSTED']));
       }
     } finally {
       sender.close();
     }
+  });
+
+  /** Each call's gRPC status name on `client`, with `metadata` built afresh per call. */
+  const statusesOf = (
+    client: ReturnType<typeof senderClient>,
+    metadata: () => Metadata,
+    count: number,
+  ): Promise<string[]> => {
+    const capsule = protoCapsule(capsuleFor(server.pki.clients.ecP256));
+    return Promise.all(
+      Array.from(
+        { length: count },
+        () =>
+          new Promise<string>((resolve) =>
+            client.createKeyCapsule({ capsule, requestedExpiryTime: undefined }, metadata(), (error) =>
+              resolve(error ? status[error.code] : 'OK'),
+            ),
+          ),
+      ),
+    );
+  };
+  const entries =
+    (count: number, value: string): (() => Metadata) =>
+    () => {
+      const metadata = new Metadata();
+      for (let i = 0; i < count; i++) {
+        metadata.set(`x-${i}`, value);
+      }
+      return metadata;
+    };
+
+  it('answers more than 128 metadata entries with RESOURCE_EXHAUSTED or INTERNAL, and the connection keeps serving', async () => {
+    // Node's HTTP/2 layer resets such a stream before grpc-js sees it (README "Limits"); the code races.
+    const client = senderClient(server.pki, server.ports.grpcSender);
+    const before = errorLines().length;
+    try {
+      const oneByOne: string[] = [];
+      for (let i = 0; i < 10; i++) {
+        oneByOne.push(...(await statusesOf(client, entries(129, 'a'), 1)));
+      }
+      const [many, tooMany, good] = await Promise.all([
+        statusesOf(client, entries(129, 'a'), 30),
+        statusesOf(client, entries(1000, 'a'), 10),
+        statusesOf(client, () => new Metadata(), 10),
+      ]);
+      for (const seen of [oneByOne, many, tooMany]) {
+        expect(['RESOURCE_EXHAUSTED', 'INTERNAL']).to.include.members([...new Set(seen)]);
+      }
+      // Calls on the same connection at the same time are not disturbed, nor is the next one.
+      expect(good).to.deep.equal(Array<string>(10).fill('OK'));
+      expect(await statusesOf(client, () => new Metadata(), 1)).to.deep.equal(['OK']);
+      expect(errorLines().slice(before)).to.deep.equal([]);
+    } finally {
+      client.close();
+    }
+  });
+
+  it('sends SETTINGS_MAX_CONCURRENT_STREAMS as its only HTTP/2 setting: no header list size for clients to honour', async () => {
+    // README "Limits": grpc-js's connection injector gives no way to advertise SETTINGS_MAX_HEADER_LIST_SIZE, so a
+    // grpc-core client cannot refuse oversized metadata before sending it. This pins that fact.
+    const { socket, frames } = await openStreams({ ...tls(server.ports.grpcSender), streams: 0 });
+    try {
+      expect(await eventually(() => frames().some((f) => f.type === FRAME.SETTINGS), 5000)).to.equal(true);
+      expect(frames().find((f) => f.type === FRAME.SETTINGS)?.settings).to.deep.equal({
+        [constants.NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS]: MAX_STREAMS,
+      });
+    } finally {
+      socket.destroy();
+    }
+  });
+
+  it('ends the connection of a single metadata entry over 64 KiB (COMPRESSION_ERROR); other connections go on', async () => {
+    const port = server.ports.grpcSender;
+    const attacker = senderClient(server.pki, port, true);
+    const bystander = senderClient(server.pki, port, true);
+    const before = errorLines().length;
+    try {
+      // `~` has a 13-bit Huffman code, so the value is sent as it is: 63 KiB reaches the interceptor, 65 KiB is
+      // past nghttp2's HPACK bound and ends the connection with every call on it (README "Limits").
+      expect(await statusesOf(attacker, entries(1, '~'.repeat(63 * 1024)), 3)).to.deep.equal(
+        Array<string>(3).fill('RESOURCE_EXHAUSTED'),
+      );
+      const [attacked, bystanding] = await Promise.all([
+        statusesOf(attacker, entries(1, '~'.repeat(65 * 1024)), 5),
+        statusesOf(bystander, () => new Metadata(), 10),
+      ]);
+      expect(attacked).to.deep.equal(Array<string>(5).fill('INTERNAL'));
+      expect(bystanding).to.deep.equal(Array<string>(10).fill('OK'));
+      expect(await statusesOf(attacker, () => new Metadata(), 1), 'the client reconnects').to.deep.equal(['OK']);
+    } finally {
+      attacker.close();
+      bystander.close();
+    }
+    // An attacker that keeps its socket open: the server says GOAWAY(COMPRESSION_ERROR), stops reading it and
+    // closes it when the connection is idle (`maxConnectionIdle`, 1 s here) or its keepalive ping goes unanswered.
+    const { socket, frames } = await oneLargeHeaderField({ port, ca, valueBytes: 64 * 1024 + 1 });
+    try {
+      const closedMs = await closedWithin(socket, 20_000);
+      expect(frames()).to.deep.include({ type: FRAME.GOAWAY, streamId: 0, code: COMPRESSION_ERROR });
+      expect(closedMs, 'closed by the server').to.be.below(20_000);
+    } finally {
+      socket.destroy();
+    }
+    expect(errorLines().slice(before)).to.deep.equal([]);
   });
 });
 

@@ -167,20 +167,16 @@ export interface RawFrame {
   readonly streamId: number;
   /** The error code of RST_STREAM and GOAWAY frames. */
   readonly code?: number;
+  /** The parameters of a SETTINGS frame (not an acknowledgement), by identifier (RFC 9113 6.5.2). */
+  readonly settings?: Readonly<Record<number, number>>;
 }
 
-export const FRAME = { RST_STREAM: 0x3, GOAWAY: 0x7 } as const;
+export const FRAME = { RST_STREAM: 0x3, SETTINGS: 0x4, GOAWAY: 0x7 } as const;
+export const COMPRESSION_ERROR = 0x9;
 export const REFUSED_STREAM = 0x7;
 
-/**
- * Opens `streams` gRPC streams on one raw HTTP/2 connection without ever finishing them (no body, no END_STREAM)
- * and without acknowledging the server's SETTINGS, as a flooding client would. Returns the frames the server
- * sent back, and the socket (the caller destroys it).
- */
-export async function openStreams(
-  options: TlsClientOptions & { streams: number; path?: string },
-): Promise<{ socket: TLSSocket; frames: () => RawFrame[] }> {
-  const socket = await connectTls(options, ['h2']);
+/** Collects the frames the server sends on `socket` (a raw HTTP/2 connection). */
+function readFrames(socket: TLSSocket): () => RawFrame[] {
   let received = Buffer.alloc(0);
   const frames: RawFrame[] = [];
   socket.on('data', (chunk: Buffer) => {
@@ -198,17 +194,92 @@ export async function openStreams(
           : type === FRAME.GOAWAY
             ? received.readUInt32BE(13)
             : undefined;
-      frames.push(code === undefined ? { type, streamId } : { type, streamId, code });
+      if (type === FRAME.SETTINGS && (received[4] as number) === 0) {
+        const settings: Record<number, number> = {};
+        for (let offset = 9; offset + 6 <= 9 + length; offset += 6) {
+          settings[received.readUInt16BE(offset)] = received.readUInt32BE(offset + 2);
+        }
+        frames.push({ type, streamId, settings });
+      } else {
+        frames.push(code === undefined ? { type, streamId } : { type, streamId, code });
+      }
       received = received.subarray(9 + length);
     }
   });
+  return () => frames;
+}
+
+/**
+ * Opens `streams` gRPC streams on one raw HTTP/2 connection without ever finishing them (no body, no END_STREAM)
+ * and without acknowledging the server's SETTINGS, as a flooding client would. Returns the frames the server
+ * sent back, and the socket (the caller destroys it).
+ */
+export async function openStreams(
+  options: TlsClientOptions & { streams: number; path?: string },
+): Promise<{ socket: TLSSocket; frames: () => RawFrame[] }> {
+  const socket = await connectTls(options, ['h2']);
+  const frames = readFrames(socket);
   const block = headerBlock(options.path ?? CREATE_CAPSULE_PATH);
   const out: Buffer[] = [PREFACE, frame(0x4, 0, 0, Buffer.alloc(0))];
   for (let i = 0, streamId = 1; i < options.streams; i++, streamId += 2) {
     out.push(frame(0x1, 0x4, streamId, block));
   }
   socket.write(Buffer.concat(out));
-  return { socket, frames: () => frames };
+  return { socket, frames };
+}
+
+/** An HPACK integer (RFC 7541 5.1) with a `prefixBits`-bit prefix, the bits above it set to `flags`. */
+function hpackInteger(value: number, prefixBits: number, flags: number): Buffer {
+  const max = (1 << prefixBits) - 1;
+  if (value < max) {
+    return Buffer.from([flags | value]);
+  }
+  const bytes = [flags | max];
+  for (let rest = value - max; ; rest = Math.floor(rest / 128)) {
+    if (rest < 128) {
+      bytes.push(rest);
+      break;
+    }
+    bytes.push((rest % 128) + 128);
+  }
+  return Buffer.from(bytes);
+}
+
+/**
+ * One gRPC call whose metadata has a single entry of `valueBytes` octets, sent as an HPACK literal without Huffman
+ * coding (RFC 7541 6.2.2), in a HEADERS frame and CONTINUATION frames of 16 KiB; the connection is left open.
+ * Returns the frames the server sent back, and the socket (the caller destroys it).
+ */
+export async function oneLargeHeaderField(
+  options: TlsClientOptions & { valueBytes: number },
+): Promise<{ socket: TLSSocket; frames: () => RawFrame[] }> {
+  const socket = await connectTls(options, ['h2']);
+  const frames = readFrames(socket);
+  const name = Buffer.from('x-large', 'latin1');
+  const block = Buffer.concat([
+    headerBlock(CREATE_CAPSULE_PATH),
+    Buffer.from([0x00]),
+    hpackInteger(name.length, 7, 0),
+    name,
+    hpackInteger(options.valueBytes, 7, 0),
+    Buffer.alloc(options.valueBytes, 'a'),
+  ]);
+  const out: Buffer[] = [PREFACE, frame(0x4, 0, 0, Buffer.alloc(0))];
+  const chunk = 16 * 1024;
+  for (let offset = 0; offset < block.length; offset += chunk) {
+    const last = offset + chunk >= block.length;
+    // HEADERS first, then CONTINUATION; END_HEADERS on the last, END_STREAM on the HEADERS frame.
+    out.push(
+      frame(
+        offset === 0 ? 0x1 : 0x9,
+        (last ? 0x4 : 0) | (offset === 0 ? 0x1 : 0),
+        1,
+        block.subarray(offset, offset + chunk),
+      ),
+    );
+  }
+  socket.write(Buffer.concat(out));
+  return { socket, frames };
 }
 
 /**

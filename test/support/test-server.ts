@@ -170,8 +170,12 @@ const grpcCredentials = (pki: TestPki, client?: IssuedCertificate) =>
 
 const CHANNEL_OPTIONS = { 'grpc.ssl_target_name_override': 'localhost', 'grpc.default_authority': 'localhost' };
 
-export const senderClient = (pki: TestPki, port: number): KeyCapsuleSenderServiceClient =>
-  new KeyCapsuleSenderServiceClient(`127.0.0.1:${port}`, grpcCredentials(pki), CHANNEL_OPTIONS);
+/** `ownConnection`: a connection of the client's own (grpc-js otherwise shares one between equal clients). */
+export const senderClient = (pki: TestPki, port: number, ownConnection = false): KeyCapsuleSenderServiceClient =>
+  new KeyCapsuleSenderServiceClient(`127.0.0.1:${port}`, grpcCredentials(pki), {
+    ...CHANNEL_OPTIONS,
+    ...(ownConnection ? { 'grpc.use_local_subchannel_pool': 1 } : {}),
+  });
 
 export const recipientClient = (
   pki: TestPki,
