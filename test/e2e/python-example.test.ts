@@ -4,28 +4,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { expect } from 'chai';
+import { findPython } from '../support/python.js';
 import { PACKAGE_ROOT } from '../support/server-process.js';
 import { startTestServer, type TestServer } from '../support/test-server.js';
 
 const run = promisify(execFile);
-
-/**
- * A Python 3 with grpcio, grpc_tools and cryptography (Debian: python3-grpcio, python3-grpc-tools,
- * python3-cryptography; `.ci/run` installs them). The first `python3` on PATH may be another installation than
- * the one apt-get fills, so the system one is tried too.
- */
-async function findPython(): Promise<string | undefined> {
-  for (const candidate of ['python3', '/usr/bin/python3']) {
-    const usable = await run(candidate, ['-c', 'import grpc, grpc_tools, cryptography']).then(
-      () => true,
-      () => false,
-    );
-    if (usable) {
-      return candidate;
-    }
-  }
-  return undefined;
-}
 
 describe('the Python gRPC example (README "Calling the gRPC API from Python")', function () {
   this.timeout(120_000);
@@ -34,7 +17,7 @@ describe('the Python gRPC example (README "Calling the gRPC API from Python")', 
   let dir: string;
 
   before(async function () {
-    python = await findPython();
+    python = await findPython(['grpc', 'grpc_tools', 'cryptography']);
     if (!python) {
       // Not a silent pass: the reporter lists it as skipped, and `.ci/run` installs the packages.
       this.skip();
