@@ -1,9 +1,10 @@
-// `npm run flood`: the server under four kinds of abuse, each for FLOOD_SECONDS (default 60): HTTP/2 rapid reset,
-// a stream flood, HTTP/1.1 pipelining and idle connections. The server runs as its own process
-// (`cdoc2-keyserver serve`, default limits, MariaDB at MYSQL_URL); the attackers run here, on 127.0.0.1 only,
-// bounded in count and time. For each flood it prints the liveness probe's p50/p99 (a GET /health/live every
-// 100 ms on the management listener, answered by the same event loop as every listener) and the server's RSS and
-// open file descriptors before, during (the peak) and after (5 s later). Not a test: numbers vary with the machine.
+// `npm run flood`: the server under five kinds of abuse, each for FLOOD_SECONDS (default 60): HTTP/2 rapid reset
+// (on a real method, then on one that does not exist), a stream flood, HTTP/1.1 pipelining and idle connections.
+// The server runs as its own process (`cdoc2-keyserver serve`, default limits, MariaDB at MYSQL_URL); the attackers
+// run here, on 127.0.0.1 only, bounded in count and time. For each flood it prints the liveness probe's p50/p99 (a
+// GET /health/live every 100 ms on the management listener, answered by the same event loop as every listener) and
+// the server's RSS and open file descriptors before, during (the peak) and after (5 s later). Not a test: numbers
+// vary with the machine. FLOOD_NODE_ARGS passes options to the server's node (e.g. a heap limit).
 import { readdirSync, readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { loadavg } from 'node:os';
@@ -14,6 +15,8 @@ import { startServerProcess } from '../test/support/server-process.js';
 import { getTestPki } from '../test/support/test-pki.js';
 
 const SECONDS = Number(process.env['FLOOD_SECONDS'] ?? 60);
+/** Options for the server's node, e.g. `--max-old-space-size=256` (README "Limits", memory). */
+const NODE_ARGS = (process.env['FLOOD_NODE_ARGS'] ?? '').split(' ').filter(Boolean);
 const ATTACKERS = 4;
 const IDLE_CONNECTIONS = 2000;
 
@@ -100,7 +103,7 @@ const repeat = (deadline: number, workers: number, round: () => Promise<unknown>
 async function main(): Promise<void> {
   const pki = await getTestPki();
   const database = await createTestDatabase();
-  const server = await startServerProcess(pki, database.url, [], { startTimeoutMs: 120_000 });
+  const server = await startServerProcess(pki, database.url, [], { startTimeoutMs: 120_000, nodeArgs: NODE_ARGS });
   const pid = server.child.pid ?? 0;
   const ca = readFileSync(pki.caFile);
   const recipient = { ca, cert: pki.clients.ecP256.certPem, key: pki.clients.ecP256.keyPem };
@@ -116,6 +119,19 @@ async function main(): Promise<void> {
             ca,
             durationMs: Math.min(1000, Math.max(0, deadline - Date.now())),
             then: 'vanish',
+          }),
+        ),
+      ),
+    );
+    rows.push(
+      await measure('rapid reset, a method that does not exist', pid, server.managementPort, (deadline) =>
+        repeat(deadline, ATTACKERS, () =>
+          rapidReset({
+            port: server.capsulePorts.grpcSender,
+            ca,
+            durationMs: Math.min(1000, Math.max(0, deadline - Date.now())),
+            then: 'vanish',
+            path: '/cdoc2.capsules.v1.NoSuchService/NoSuchMethod',
           }),
         ),
       ),
@@ -162,7 +178,7 @@ async function main(): Promise<void> {
   }
   process.stdout.write(
     [
-      `flood: ${SECONDS} s each, load average at the start ${loadAtStart
+      `flood: ${SECONDS} s each, server node options: ${NODE_ARGS.join(' ') || 'none'}, load average at the start ${loadAtStart
         .map((n) => n.toFixed(1))
         .join(' ')}, at the end ${loadavg()
         .map((n) => n.toFixed(1))

@@ -8,6 +8,7 @@ import { expect } from 'chai';
 import {
   COMPRESSION_ERROR,
   connectTls,
+  CREATE_CAPSULE_PATH,
   establishedServerSockets,
   FRAME,
   oneLargeHeaderField,
@@ -21,8 +22,10 @@ import {
 import type { IssuedCertificate } from '../../src/pki/certificates.js';
 import { REFUSAL_LOG_PERIOD_MS } from '../../src/transport/connection-limits.js';
 import { RESET_BURST } from '../../src/transport/grpc/reset-guard.js';
+import { FAILED_STREAM_SWEEP_MS } from '../../src/transport/grpc/failed-stream-sweep.js';
 import { capsuleFor, protoCapsule } from '../support/capsule-fixtures.js';
 import {
+  grpcCreateCapsule,
   grpcGetCapsule,
   https,
   recipientClient,
@@ -500,9 +503,16 @@ describe('abuse: rapid reset with the default limits', function () {
   });
   after(() => defaults.close());
 
-  for (const then of ['freeze', 'vanish'] as const) {
-    it(`closes the sockets of rapid-reset attackers (${then}) and counts them: back to the baseline within 3 s, default keepalive`, async () => {
+  const UNKNOWN_METHOD = '/cdoc2.capsules.v1.NoSuchService/NoSuchMethod';
+  for (const [then, method] of [
+    ['freeze', 'CreateKeyCapsule'],
+    ['vanish', 'CreateKeyCapsule'],
+    ['freeze', 'a method that does not exist'],
+    ['vanish', 'a method that does not exist'],
+  ] as const) {
+    it(`closes the sockets of rapid-reset attackers (${then}, calling ${method}) and counts them: back to the baseline within 3 s, default keepalive`, async () => {
       const port = defaults.ports.grpcSender;
+      const path = method === 'CreateKeyCapsule' ? CREATE_CAPSULE_PATH : UNKNOWN_METHOD;
       const baseline = establishedServerSockets(port);
       const closed = async (): Promise<number> =>
         (await metricValue(
@@ -514,12 +524,13 @@ describe('abuse: rapid reset with the default limits', function () {
       try {
         const started = Date.now();
         for (let i = 0; i < 5; i++) {
-          const { sent, socket } = await rapidReset({ port, ca, durationMs: 500, then });
+          const { sent, socket } = await rapidReset({ port, ca, durationMs: 500, then, path });
           expect(sent).to.be.greaterThan(RESET_BURST);
           attackers.push(socket);
         }
         const attackMs = Date.now() - started;
-        // Without the reset guard the keepalive ping (PT30S + PT10S) closed them after 40 s, idleness after 5 min.
+        // Without the reset guard the keepalive ping (PT30S + PT10S) closed them after 40 s, idleness after 5 min;
+        // a method that does not exist is answered before any interceptor, and only the channelz sweep sees it.
         const back = await eventually(() => establishedServerSockets(port) <= baseline, 3000);
         expect(
           back,
@@ -538,4 +549,36 @@ describe('abuse: rapid reset with the default limits', function () {
       }
     });
   }
+
+  it('keeps the connection of a client that calls a method that does not exist now and then', async () => {
+    const port = defaults.ports.grpcSender;
+    const client = senderClient(defaults.pki, port);
+    const closed = () =>
+      metricValue(defaults, 'cdoc2_connections_closed_total{listener="capsules-grpc-sender",reason="rapid_reset"}');
+    try {
+      const closedBefore = (await closed()) || 0;
+      const codes = await Promise.all(
+        Array.from(
+          { length: 100 },
+          () =>
+            new Promise<number | undefined>((resolve) =>
+              client.makeUnaryRequest(
+                UNKNOWN_METHOD,
+                (value: Buffer) => value,
+                (value: Buffer) => value,
+                Buffer.alloc(0),
+                (error) => resolve(error?.code),
+              ),
+            ),
+        ),
+      );
+      expect(new Set(codes)).to.deep.equal(new Set([status.UNIMPLEMENTED]));
+      // Several sweeps of the channelz counts (FAILED_STREAM_SWEEP_MS each).
+      await sleep(4 * FAILED_STREAM_SWEEP_MS);
+      expect((await closed()) || 0).to.equal(closedBefore);
+      await grpcCreateCapsule(client, { capsule: protoCapsule(capsuleFor(defaults.pki.clients.ecP256)) });
+    } finally {
+      client.close();
+    }
+  });
 });

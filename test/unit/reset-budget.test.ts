@@ -21,4 +21,15 @@ describe('rapid-reset budget of a gRPC connection', () => {
     now = 1000 + 3_600_000;
     expect(Array.from({ length: RESET_BURST + 1 }, () => budget.take()).filter(Boolean).length).to.equal(RESET_BURST);
   });
+
+  it('takes several at once, as the channelz sweep charges the failed streams it counted since its last look', () => {
+    let now = 0;
+    const budget = resetBudget(() => now);
+    expect(budget.take(RESET_BURST - 10)).to.equal(true);
+    expect(budget.take(10)).to.equal(true);
+    expect(budget.take(1)).to.equal(false);
+    now = 2000;
+    expect(budget.take(2 * RESETS_PER_SECOND - 1)).to.equal(true);
+    expect(budget.take(RESETS_PER_SECOND)).to.equal(false);
+  });
 });

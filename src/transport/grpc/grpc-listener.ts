@@ -7,7 +7,8 @@ import { judgeClientSocket, reportRefusal } from '../tls/certificate-refusal.js'
 import type { GrpcTlsOptions } from './grpc-tls-options.js';
 import { callRefusal, type RefuseCall } from './call-refusal.js';
 import { metadataLimit } from './metadata-limit.js';
-import { RAPID_RESET_GRACE_MS, resetBudget, resetGuard, type CallOrigin } from './reset-guard.js';
+import { resetBudget, resetGuard, type CallOrigin } from './reset-guard.js';
+import { sweepFailedStreams } from './failed-stream-sweep.js';
 import { aggregatedWarning, capConnections, type ListenerLimits } from '../connection-limits.js';
 import type { ConnectionClosures, ConnectionRefusals } from '../../observability/metrics.js';
 import { attachOcspStapling, type OcspStapleSource } from '../tls/tls-material.js';
@@ -99,18 +100,29 @@ export async function startGrpcListener(
   const { ocspStaple, health, reflection, limits, name, logger } = options;
   /**
    * The open connections, by the client's address and port (as grpc-js reports them for each call). A connection
-   * that makes too many empty calls (a rapid-reset attacker, reset-guard.ts) is closed here: nghttp2 would send it
-   * GOAWAY and stop reading without closing it, leaving the socket open until the keepalive ping (40 s by default).
+   * that makes too many empty calls (a rapid-reset attacker, reset-guard.ts) or has too many failed streams
+   * (failed-stream-sweep.ts) is closed here: nghttp2 would send it GOAWAY and stop reading without closing it,
+   * leaving the socket open until the keepalive ping (40 s by default).
    */
   const connections = new Map<string, { readonly socket: TLSSocket; readonly budget: { take(): boolean } }>();
   const keyOf = (origin: CallOrigin): string => `${origin.remoteAddress}|${origin.remotePort}`;
   const rapidResets = aggregatedWarning(logger, { listener: name }, 'connections closed for rapid reset');
-  const onEmptyCall = (origin: CallOrigin): void => {
-    const connection = connections.get(keyOf(origin));
-    if (connection && !connection.budget.take() && connections.delete(keyOf(origin))) {
+  /**
+   * Closes a connection past its reset budget at once, without a GOAWAY: every moment it stays open the server
+   * reads more of its streams (with a 250 ms grace, about 590 more per attacker connection; README "Limits").
+   */
+  const closeForRapidReset = (key: string): void => {
+    const connection = connections.get(key);
+    if (connection && connections.delete(key)) {
       rapidResets.add();
       options.connectionClosures?.connectionClosed(name, 'rapid_reset');
-      setTimeout(() => connection.socket.destroy(), RAPID_RESET_GRACE_MS).unref();
+      connection.socket.destroy();
+    }
+  };
+  const onEmptyCall = (origin: CallOrigin): void => {
+    const key = keyOf(origin);
+    if (connections.get(key)?.budget.take() === false) {
+      closeForRapidReset(key);
     }
   };
   const refuse = callRefusal(options.pipeline, listenerOf(services));
@@ -122,6 +134,7 @@ export async function startGrpcListener(
   }
   reflection?.(server, names);
   const injector = server.createConnectionInjector(ServerCredentials.createInsecure());
+  const sweep = sweepFailedStreams(server, connections, closeForRapidReset);
   let closing = false;
   const tlsServer = createTlsServer(tls, (socket: TLSSocket) => {
     // Errors of an open connection end it; HTTP/2 logs nothing of them either.
@@ -166,6 +179,7 @@ export async function startGrpcListener(
     close: (graceMs = 5000) =>
       new Promise<void>((resolve) => {
         closing = true;
+        sweep.stop();
         tlsServer.close();
         const timer = setTimeout(() => {
           server.forceShutdown();

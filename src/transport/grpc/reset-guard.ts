@@ -38,23 +38,24 @@ export const resetGuard =
  * Empty calls a connection may make in a burst, and per second after it. nghttp2 answers more than 1,000
  * resets in a burst (then 33 per second) with GOAWAY and then stops reading the connection without closing it,
  * which left the socket and its unread buffers behind (issue 12). This bound is below nghttp2's at every moment,
- * so the listener closes the socket itself (RAPID_RESET_GRACE_MS later) before or as nghttp2 gives up on it.
+ * so the listener closes the socket itself (at once) before nghttp2 gives up on it.
  */
 export const RESET_BURST = 500;
 export const RESETS_PER_SECOND = 30;
-/** Time for what the server already wrote to leave before the socket is destroyed. */
-export const RAPID_RESET_GRACE_MS = 250;
 
-/** A token bucket per connection: `take()` is false once the connection has made too many empty calls. */
-export function resetBudget(now: () => number = Date.now): { take(): boolean } {
+/**
+ * A token bucket per connection: `take(count)` is false once the connection has made too many empty calls (or, in
+ * the channelz sweep, failed streams).
+ */
+export function resetBudget(now: () => number = Date.now): { take(count?: number): boolean } {
   let tokens = RESET_BURST;
   let last = now();
   return {
-    take() {
+    take(count = 1) {
       const time = now();
       tokens = Math.min(RESET_BURST, tokens + ((time - last) / 1000) * RESETS_PER_SECOND);
       last = time;
-      tokens -= 1;
+      tokens -= count;
       return tokens >= 0;
     },
   };
