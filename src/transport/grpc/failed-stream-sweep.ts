@@ -16,16 +16,21 @@ export const FAILED_STREAM_SWEEP_MS = 500;
  */
 export const SWEEP_READ_GATE_BYTES = 4096;
 
-type Handlers = ReturnType<typeof getChannelzHandlers>;
-type Request<Name extends 'GetServerSockets' | 'GetSocket'> = Parameters<Handlers[Name]>[0]['request'];
-type Answer<Name extends 'GetServerSockets' | 'GetSocket'> = Parameters<Parameters<Handlers[Name]>[1]>[1];
+type ChannelzCall = 'GetServerSockets' | 'GetSocket';
+/** The two channelz handlers the sweep asks (grpc-js's own, from `getChannelzHandlers()`). */
+export type ChannelzHandlers = Pick<ReturnType<typeof getChannelzHandlers>, ChannelzCall>;
+type Request<Name extends ChannelzCall> = Parameters<ChannelzHandlers[Name]>[0]['request'];
+type Answer<Name extends ChannelzCall> = Parameters<Parameters<ChannelzHandlers[Name]>[1]>[1];
 
 /**
  * Calls one of grpc-js's public channelz handlers in-process (the same handlers grpc-js serves as the channelz
- * service, which this server does not expose): they read only the `request` of the call they are given.
+ * service, which this server does not expose): they read only the `request` of the call they are given. A
+ * handler throws when it reads a connection that is being destroyed (Node has already detached its socket from
+ * the HTTP/2 session, which grpc-js unregisters only at its 'close'): that connection is gone, and the sweep must
+ * never take the process down with it (the server exited during a 60 s `npm run flood` before this catch).
  */
-function askChannelz<Name extends 'GetServerSockets' | 'GetSocket'>(
-  handlers: Handlers,
+function askChannelz<Name extends ChannelzCall>(
+  handlers: ChannelzHandlers,
   name: Name,
   request: Request<Name>,
 ): Answer<Name> | undefined {
@@ -34,10 +39,20 @@ function askChannelz<Name extends 'GetServerSockets' | 'GetSocket'>(
     call: { request: Request<Name> },
     callback: (error: unknown, value?: Answer<Name>) => void,
   ) => void;
-  handler({ request }, (error, value) => {
-    answer = error ? undefined : value;
-  });
+  try {
+    handler({ request }, (error, value) => {
+      answer = error ? undefined : value;
+    });
+  } catch {
+    return undefined;
+  }
   return answer;
+}
+
+export interface SweepOptions {
+  readonly intervalMs?: number;
+  /** grpc-js's channelz handlers by default; a test gives its own. */
+  readonly handlers?: ChannelzHandlers;
 }
 
 interface Swept {
@@ -57,12 +72,11 @@ interface Swept {
  * token bucket of its own); `onOverBudget` gets the key of a connection past it.
  */
 export function sweepFailedStreams(
-  server: Server,
-  connections: ReadonlyMap<string, { readonly socket: TLSSocket }>,
+  server: Pick<Server, 'getChannelzRef'>,
+  connections: ReadonlyMap<string, { readonly socket: Pick<TLSSocket, 'bytesRead'> }>,
   onOverBudget: (key: string) => void,
-  intervalMs: number = FAILED_STREAM_SWEEP_MS,
-): { stop(): void } {
-  const handlers = getChannelzHandlers();
+  { intervalMs = FAILED_STREAM_SWEEP_MS, handlers = getChannelzHandlers() }: SweepOptions = {},
+): { stop(): void; sweep(): void } {
   const serverId = String(server.getChannelzRef().id);
   const swept = new Map<number, Swept>();
 
@@ -128,5 +142,5 @@ export function sweepFailedStreams(
 
   const timer = setInterval(sweep, intervalMs);
   timer.unref();
-  return { stop: () => clearInterval(timer) };
+  return { stop: () => clearInterval(timer), sweep };
 }
