@@ -189,6 +189,8 @@ export const configSchema = z.strictObject({
           maxRequestsPerConnection: positiveInt(100, 1_000_000),
           /** Requests of one connection in progress at once; pipelined ones past it wait their turn. */
           maxConcurrentRequestsPerConnection: positiveInt(4, 1000),
+          /** Pipelined requests of one connection waiting their turn; a connection with more is closed. */
+          maxPipelinedRequestsPerConnection: positiveInt(16, 100_000),
         })
         .prefault({})
         .refine((rest) => rest.headersTimeout <= rest.requestTimeout, {

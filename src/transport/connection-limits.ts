@@ -2,6 +2,7 @@ import type { Server, Socket } from 'node:net';
 import type { Config } from '../config/config-schema.js';
 import type { Logger } from '../logging/logger.js';
 import type { ConnectionRefusals } from '../observability/metrics.js';
+import type { TurnScheduler } from './turn-scheduler.js';
 
 /** The bounds every listener applies (configuration `limits`, README "Limits"). */
 export type ListenerLimits = Config['limits'];
@@ -69,31 +70,65 @@ interface QueuedResponse {
 }
 
 interface ConnectionQueue<Req, Res> {
+  /** Requests handed to the scheduler or the handler whose response has not closed yet. */
   active: number;
   readonly waiting: Array<readonly [Req, Res]>;
+  /** Set while the queue waits for the socket's `drain`. */
+  blocked: boolean;
+}
+
+export interface PipeliningLimits {
+  /** Requests of one connection in the handler at once (`limits.rest.maxConcurrentRequestsPerConnection`). */
+  readonly maxConcurrent: number;
+  /** Requests of one connection waiting their turn; one more closes it (`maxPipelinedRequestsPerConnection`). */
+  readonly maxQueued: number;
 }
 
 /**
  * Wraps an HTTP request handler so that one connection has at most `maxConcurrent` requests in the handler at
- * once; further pipelined requests wait their turn in order, before the framework sees them (so they cost no
- * more than Node's parsing), and a connection with more than `maxQueued` waiting is closed. Without this, one
- * client's 2,000 pipelined GETs were 2,000 certificate checks and queries at once while other clients waited.
+ * once; further pipelined requests wait their turn in order, before the framework sees them (so they cost no more
+ * than Node's parsing), and a connection with more than `maxQueued` waiting is closed (`onOverflow` is told).
+ * Without this, one client's 2,000 pipelined GETs were 2,000 certificate checks and queries at once while other
+ * clients waited. Two more bounds (README "Limits"):
+ * - Requests start through `scheduler`, a few per turn and one connection after another, so a connection's
+ *   backlog never runs back to back while other connections wait to be read.
+ * - Backpressure: no request of a connection starts while its socket holds more unsent response bytes than its
+ *   high-water mark (a client that pipelines and does not read its answers); the queue waits for `drain`.
  */
 export function queuePerConnection<Req extends QueuedRequest, Res extends QueuedResponse>(
   handler: (request: Req, response: Res) => void,
-  { maxConcurrent, maxQueued }: { maxConcurrent: number; maxQueued: number },
+  { maxConcurrent, maxQueued }: PipeliningLimits,
+  { scheduler, onOverflow }: { scheduler: TurnScheduler; onOverflow?: () => void },
 ): (request: Req, response: Res) => void {
   const queues = new WeakMap<Socket, ConnectionQueue<Req, Res>>();
-  const run = (queue: ConnectionQueue<Req, Res>, request: Req, response: Res): void => {
-    queue.active++;
-    response.once('close', () => {
-      queue.active--;
-      const next = queue.waiting.shift();
-      if (next && !request.socket.destroyed) {
-        run(queue, ...next);
+  const pump = (socket: Socket, queue: ConnectionQueue<Req, Res>): void => {
+    while (queue.active < maxConcurrent && queue.waiting.length > 0 && !queue.blocked && !socket.destroyed) {
+      if (socket.writableNeedDrain) {
+        queue.blocked = true;
+        socket.once('drain', () => {
+          queue.blocked = false;
+          pump(socket, queue);
+        });
+        return;
       }
-    });
-    handler(request, response);
+      const next = queue.waiting.shift();
+      if (!next) {
+        return;
+      }
+      queue.active++;
+      const [request, response] = next;
+      scheduler.schedule(socket, () => {
+        if (socket.destroyed) {
+          // Node aborts what the connection had sent; nobody is left to answer.
+          return;
+        }
+        response.once('close', () => {
+          queue.active--;
+          pump(socket, queue);
+        });
+        handler(request, response);
+      });
+    }
   };
   return (request, response) => {
     const { socket } = request;
@@ -103,18 +138,18 @@ export function queuePerConnection<Req extends QueuedRequest, Res extends Queued
     }
     let queue = queues.get(socket);
     if (!queue) {
-      const created: ConnectionQueue<Req, Res> = { active: 0, waiting: [] };
+      const created: ConnectionQueue<Req, Res> = { active: 0, waiting: [], blocked: false };
       queues.set(socket, created);
       socket.once('close', () => (created.waiting.length = 0));
       queue = created;
     }
-    if (queue.active < maxConcurrent) {
-      run(queue, request, response);
-    } else if (queue.waiting.length < maxQueued) {
-      queue.waiting.push([request, response]);
-    } else {
+    if (queue.waiting.length >= maxQueued) {
       queue.waiting.length = 0;
       socket.destroy();
+      onOverflow?.();
+      return;
     }
+    queue.waiting.push([request, response]);
+    pump(socket, queue);
   };
 }

@@ -14,7 +14,6 @@ import {
   oneLargeHeaderField,
   openHttp2,
   openStreams,
-  pipeline,
   rapidReset,
   REFUSED_STREAM,
   type TlsClientOptions,
@@ -62,32 +61,6 @@ const closedWithin = (socket: { once(event: 'close', listener: () => void): unkn
     });
   });
 
-/** Liveness on the management listener: answered by the same event loop as every other listener. */
-const probe = (port: number): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const started = performance.now();
-    request({ host: '127.0.0.1', port, path: '/health/live', agent: false }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(performance.now() - started));
-    })
-      .on('error', reject)
-      .end();
-  });
-
-/** Probes every 20 ms while `flood` runs; returns the latencies. */
-async function probeDuring(port: number, flood: Promise<unknown>): Promise<number[]> {
-  let running = true;
-  void flood.finally(() => (running = false));
-  const latencies: number[] = [];
-  await sleep(20);
-  while (running && latencies.length < 200) {
-    latencies.push(await probe(port));
-    await sleep(20);
-  }
-  await flood;
-  return latencies;
-}
-
 /** A sample's value on the management listener's /metrics, NaN when absent (`series` as written there). */
 async function metricValue(server: TestServer, series: string): Promise<number> {
   const body = await new Promise<string>((resolve, reject) => {
@@ -101,25 +74,6 @@ async function metricValue(server: TestServer, series: string): Promise<number> 
   });
   const line = body.split('\n').find((candidate) => candidate.startsWith(`${series} `));
   return line === undefined ? Number.NaN : Number(line.slice(series.length + 1));
-}
-
-const percentile = (values: readonly number[], p: number): number => {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))] ?? Number.NaN;
-};
-
-/**
- * Every probe within 2 s, which tells a bounded flood from the unbounded one (6.4 s of a blocked event loop per
- * client, 20 s for four) even on a shared, loaded 2-core machine where a CPU burst is stretched several times
- * over; with `medianMs`, also the issue's 200 ms bound on the median. (`npm run flood` reports p50 and p99.)
- */
-function expectResponsive(latencies: readonly number[], medianMs?: number): void {
-  const seen = `probe latencies (ms): ${latencies.map(Math.round).join(' ')}`;
-  expect(latencies.length, seen).to.be.greaterThan(0);
-  expect(Math.max(...latencies), seen).to.be.below(2000);
-  if (medianMs !== undefined) {
-    expect(percentile(latencies, 50), seen).to.be.below(medianMs);
-  }
 }
 
 /**
@@ -238,44 +192,6 @@ describe('abuse: connection, stream and pipelining limits', function () {
       again.destroy();
     });
   }
-
-  it('keeps answering a probe on another connection while four clients pipeline 2,000 GETs each, and bounds what each queues', async () => {
-    // A warm server, as in production: the first requests of a fresh process pay for compiling the code paths.
-    await pipeline({
-      ...tls(server.ports.restRecipient, server.pki.clients.ecP256),
-      requests: 50,
-      path: `/key-capsules/KC${'0'.repeat(32)}`,
-      timeoutMs: 2000,
-    });
-    // Four clients, each pipelining 2,000 GETs on one connection (the issue's attack).
-    const connections = 4;
-    const statuses: number[] = [];
-    const flood = Promise.all(
-      Array.from({ length: connections }, async () => {
-        const answered = await pipeline({
-          ...tls(server.ports.restRecipient, server.pki.clients.ecP256),
-          requests: 2000,
-          path: `/key-capsules/KC${'0'.repeat(32)}`,
-          timeoutMs: 10_000,
-        });
-        statuses.push(...answered);
-      }),
-    );
-    expectResponsive(await probeDuring(server.app.managementPort ?? 0, flood));
-    // Each connection: at most 100 requests reach a handler (404: unknown id); the rest never get that far.
-    expect(statuses.filter((code) => code === 404).length).to.be.at.most(connections * 100);
-  });
-
-  it('answers a probe within 200 ms during a stream flood (4 connections x 5,000 streams)', async () => {
-    const flood = (async () => {
-      const floods = await Promise.all(
-        Array.from({ length: 4 }, () => openStreams({ ...tls(server.ports.grpcSender), streams: 5000 })),
-      );
-      await sleep(1500);
-      floods.forEach(({ socket }) => socket.destroy());
-    })();
-    expectResponsive(await probeDuring(server.app.managementPort ?? 0, flood), 200);
-  });
 
   it('logs no error for a request followed by more bytes after Connection: close (destroyed socket)', async () => {
     const before = errorLines().length;

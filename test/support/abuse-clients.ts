@@ -321,3 +321,64 @@ export function establishedServerSockets(port: number): number {
       return fields[1]?.endsWith(`:${hexPort}`) && fields[3] === '01';
     }).length;
 }
+
+/** A gRPC message as it travels in DATA frames: uncompressed flag, big-endian length, the protobuf bytes. */
+const grpcMessage = (body: Buffer): Buffer => {
+  const prefix = Buffer.alloc(5);
+  prefix.writeUInt32BE(body.length, 1);
+  return Buffer.concat([prefix, body]);
+};
+
+/**
+ * `calls` complete unary gRPC calls (HEADERS, then DATA with END_STREAM) written in one go on one raw HTTP/2
+ * connection, ignoring the server's SETTINGS_MAX_CONCURRENT_STREAMS as an attacker would. Reads the server's frames
+ * (and grants it flow-control credit) until the server closes the connection or `timeoutMs` passes; resolves with
+ * how many calls were answered (a HEADERS frame ending the stream: the trailers) and how many were refused
+ * (RST_STREAM).
+ */
+export async function grpcBurst(
+  options: TlsClientOptions & { calls: number; path: string; body: Buffer; timeoutMs: number },
+): Promise<{ answered: number; refused: number }> {
+  const socket = await connectTls(options, ['h2']);
+  let answered = 0;
+  let refused = 0;
+  let received = Buffer.alloc(0);
+  socket.on('data', (chunk: Buffer) => {
+    received = Buffer.concat([received, chunk]);
+    while (received.length >= 9) {
+      const length = received.readUIntBE(0, 3);
+      if (received.length < 9 + length) {
+        break;
+      }
+      const type = received[3] as number;
+      const flags = received[4] as number;
+      if (type === FRAME.RST_STREAM) {
+        refused++;
+      } else if (type === 0x1 && (flags & 0x1) !== 0) {
+        answered++;
+      } else if (type === 0x4 && (flags & 0x1) === 0) {
+        socket.write(frame(0x4, 0x1, 0, Buffer.alloc(0)));
+      }
+      received = received.subarray(9 + length);
+    }
+  });
+  const block = headerBlock(options.path);
+  const data = grpcMessage(options.body);
+  // A large connection window, so that the answers are never held back by flow control.
+  const windowUpdate = Buffer.alloc(4);
+  windowUpdate.writeUInt32BE(0x7fff0000);
+  const out: Buffer[] = [PREFACE, frame(0x4, 0, 0, Buffer.alloc(0)), frame(0x8, 0, 0, windowUpdate)];
+  for (let i = 0, streamId = 1; i < options.calls; i++, streamId += 2) {
+    out.push(frame(0x1, 0x4, streamId, block), frame(0x0, 0x1, streamId, data));
+  }
+  socket.write(Buffer.concat(out));
+  await new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, options.timeoutMs);
+    socket.once('close', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+  socket.destroy();
+  return { answered, refused };
+}

@@ -104,6 +104,7 @@ describe('loadConfig', () => {
             keepAliveTimeout: 5000,
             maxRequestsPerConnection: 100,
             maxConcurrentRequestsPerConnection: 4,
+            maxPipelinedRequestsPerConnection: 16,
           },
         },
         cleanup: { interval: 60_000, batchSize: 500, maxBatches: 20 },

@@ -17,7 +17,8 @@ import {
 import { REQUEST_ID_HEADER, sendError, writeRawError } from './error-reply.js';
 import { keepTrace, traceOf } from './request-traces.js';
 import { socketPeerIdentity } from '../tls/peer-identity.js';
-import { capConnections, queuePerConnection, type ListenerLimits } from '../connection-limits.js';
+import { aggregatedWarning, capConnections, queuePerConnection, type ListenerLimits } from '../connection-limits.js';
+import { requestStarts } from '../turn-scheduler.js';
 
 /** The largest legitimate body is a capsule of about 5.7 KB of JSON; anything past 16 KiB is refused with 413. */
 const REST_BODY_LIMIT = 16 * 1024;
@@ -59,6 +60,11 @@ export async function startRestListener(options: RestListenerOptions): Promise<R
   const mutual = options.clientCa !== undefined;
   const loggerInstance: FastifyBaseLogger = options.logger;
   const { rest } = options.limits;
+  const pipelining = aggregatedWarning(
+    options.logger,
+    { listener: options.name, maxPipelinedRequests: rest.maxPipelinedRequestsPerConnection },
+    'connections closed for pipelining too deep',
+  );
   const httpsOptions: HttpsServerOptions = {
     cert: options.identity.certChain,
     key: options.identity.privateKey,
@@ -77,10 +83,14 @@ export async function startRestListener(options: RestListenerOptions): Promise<R
     serverFactory: (handler) => {
       const server = createHttpsServer(
         httpsOptions,
-        queuePerConnection(handler, {
-          maxConcurrent: rest.maxConcurrentRequestsPerConnection,
-          maxQueued: rest.maxRequestsPerConnection,
-        }),
+        queuePerConnection(
+          handler,
+          {
+            maxConcurrent: rest.maxConcurrentRequestsPerConnection,
+            maxQueued: rest.maxPipelinedRequestsPerConnection,
+          },
+          { scheduler: requestStarts, onOverflow: () => pipelining.add() },
+        ),
       );
       server.requestTimeout = rest.requestTimeout;
       // Node's header timeout must not be longer than its request timeout, or Node swaps them at start (its
@@ -97,6 +107,13 @@ export async function startRestListener(options: RestListenerOptions): Promise<R
     // Requests Node's HTTP parser refuses (bad request line, 431, 408) never become Fastify requests.
     clientErrorHandler: (error: NodeJS.ErrnoException, socket) => {
       if (error.code === 'ECONNRESET' || socket.destroyed) {
+        return;
+      }
+      if (error.code === 'HPE_PAUSED') {
+        // Not a malformed request: Node stopped reading a connection whose pipelined answers were piling up, and
+        // got more of its data anyway. Answers are still owed ahead of any error, so none is written out of order.
+        socket.destroy();
+        pipelining.add();
         return;
       }
       const mapping =
