@@ -1,15 +1,20 @@
 // `npm run flood`: the server under five kinds of abuse, each for FLOOD_SECONDS (default 60): HTTP/2 rapid reset
 // (on a real method, then on one that does not exist), a stream flood, HTTP/1.1 pipelining and idle connections.
 // The server runs as its own process (`cdoc2-keyserver serve`, default limits, MariaDB at MYSQL_URL); the attackers
-// run here, on 127.0.0.1 only, bounded in count and time. For each flood it prints the liveness probe's p50/p99 (a
+// run on 127.0.0.1 only, bounded in count and time. For each flood it prints the liveness probe's p50/p99 (a
 // GET /health/live every 100 ms on the management listener, answered by the same event loop as every listener) and
-// the server's RSS and open file descriptors before, during (the peak) and after (5 s later). Not a test: numbers
-// vary with the machine. FLOOD_NODE_ARGS passes options to the server's node (e.g. a heap limit).
+// the server's RSS and open file descriptors before, during (the peak) and after (5 s later). The floods that keep
+// their attackers busy (rapid reset, streams, pipelining) run in a process of their own at a lower priority
+// (test/support/attackers.ts), so that the probe, sent from here, measures the server and not the attackers' event
+// loop. Not a test: numbers vary with the machine. FLOOD_NODE_ARGS passes options to the server's node (e.g. a heap
+// limit).
 import { readdirSync, readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { loadavg } from 'node:os';
 import type { TLSSocket } from 'node:tls';
-import { connectTls, openStreams, pipeline, rapidReset } from '../test/support/abuse-clients.js';
+import { connectTls } from '../test/support/abuse-clients.js';
+import type { AttackPlan } from '../test/support/attacker-process.js';
+import { runAttack } from '../test/support/attackers.js';
 import { createTestDatabase } from '../test/support/mysql.js';
 import { startServerProcess } from '../test/support/server-process.js';
 import { getTestPki } from '../test/support/test-pki.js';
@@ -90,71 +95,52 @@ async function measure(
   );
 }
 
-/** Keeps `workers` copies of `round` running until the deadline. */
-const repeat = (deadline: number, workers: number, round: () => Promise<unknown>): Promise<void> =>
-  Promise.all(
-    Array.from({ length: workers }, async () => {
-      while (Date.now() < deadline) {
-        await round().catch(() => sleep(50));
-      }
-    }),
-  ).then(() => undefined);
-
 async function main(): Promise<void> {
   const pki = await getTestPki();
   const database = await createTestDatabase();
   const server = await startServerProcess(pki, database.url, [], { startTimeoutMs: 120_000, nodeArgs: NODE_ARGS });
   const pid = server.child.pid ?? 0;
   const ca = readFileSync(pki.caFile);
-  const recipient = { ca, cert: pki.clients.ecP256.certPem, key: pki.clients.ecP256.keyPem };
   const rows: string[] = [];
   const loadAtStart = loadavg();
   try {
     await sleep(2000);
+    /** One of the floods of attacker-process.ts, ATTACKERS at once, until the deadline. */
+    const flood = (attack: AttackPlan['attack'], port: number, deadline: number): Promise<void> =>
+      runAttack({
+        attack,
+        port,
+        ca: ca.toString(),
+        cert: pki.clients.ecP256.certPem,
+        key: pki.clients.ecP256.keyPem,
+        connections: ATTACKERS,
+        durationMs: Math.max(0, deadline - Date.now()),
+      }).then(() => undefined);
     rows.push(
       await measure('rapid reset (4 attackers, reconnecting)', pid, server.managementPort, (deadline) =>
-        repeat(deadline, ATTACKERS, () =>
-          rapidReset({
-            port: server.capsulePorts.grpcSender,
-            ca,
-            durationMs: Math.min(1000, Math.max(0, deadline - Date.now())),
-            then: 'vanish',
-          }),
-        ),
+        flood({ kind: 'rapid-reset' }, server.capsulePorts.grpcSender, deadline),
       ),
     );
     rows.push(
       await measure('rapid reset, a method that does not exist', pid, server.managementPort, (deadline) =>
-        repeat(deadline, ATTACKERS, () =>
-          rapidReset({
-            port: server.capsulePorts.grpcSender,
-            ca,
-            durationMs: Math.min(1000, Math.max(0, deadline - Date.now())),
-            then: 'vanish',
-            path: '/cdoc2.capsules.v1.NoSuchService/NoSuchMethod',
-          }),
+        flood(
+          { kind: 'rapid-reset', path: '/cdoc2.capsules.v1.NoSuchService/NoSuchMethod' },
+          server.capsulePorts.grpcSender,
+          deadline,
         ),
       ),
     );
     rows.push(
       await measure('stream flood (4 x 5,000 open streams)', pid, server.managementPort, (deadline) =>
-        repeat(deadline, ATTACKERS, async () => {
-          const { socket } = await openStreams({ port: server.capsulePorts.grpcSender, ca, streams: 5000 });
-          await sleep(Math.min(2000, Math.max(0, deadline - Date.now())));
-          socket.destroy();
-        }),
+        flood({ kind: 'streams', streams: 5000 }, server.capsulePorts.grpcSender, deadline),
       ),
     );
     rows.push(
       await measure('pipelining (4 x 2,000 GETs, mutual TLS)', pid, server.managementPort, (deadline) =>
-        repeat(deadline, ATTACKERS, () =>
-          pipeline({
-            port: server.capsulePorts.restRecipient,
-            ...recipient,
-            requests: 2000,
-            path: `/key-capsules/KC${'0'.repeat(32)}`,
-            timeoutMs: Math.max(1, Math.min(5000, deadline - Date.now())),
-          }),
+        flood(
+          { kind: 'pipeline', requests: 2000, path: `/key-capsules/KC${'0'.repeat(32)}` },
+          server.capsulePorts.restRecipient,
+          deadline,
         ),
       ),
     );

@@ -9,6 +9,8 @@ import {
   HealthClient,
   type HealthCheckResponse,
 } from '../../gen/grpc/health/v1/health.js';
+import { REFUSAL_LOG_PERIOD_MS } from '../../src/transport/connection-limits.js';
+import { connectTls, establishedServerSockets, pipeline } from '../support/abuse-clients.js';
 import { runAttack } from '../support/attackers.js';
 import type { AttackPlan, AttackResult } from '../support/attacker-process.js';
 import { capsuleFor, capsuleJson, protoCapsule } from '../support/capsule-fixtures.js';
@@ -21,6 +23,18 @@ const PROBE_BOUND_MS = 200;
 const FLOOD_MS = 6000;
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Waits until `check` holds, up to `ms`; returns whether it did. */
+async function eventually(check: () => boolean, ms: number): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > deadline) {
+      return false;
+    }
+    await sleep(100);
+  }
+  return true;
+}
 
 const percentile = (values: readonly number[], p: number): number => {
   const sorted = [...values].sort((a, b) => a - b);
@@ -237,5 +251,157 @@ describe('pipelining and bursts: a flooding connection does not starve the other
     } finally {
       close();
     }
+  });
+});
+
+/** A server whose REST limits let one connection pipeline without end, and a stored capsule of the largest kind. */
+async function startPipeliningServer(
+  rest: { maxRequestsPerConnection: number },
+  logLines: string[],
+): Promise<{ server: TestServer; ca: string; path: string }> {
+  const server = await startTestServer(
+    {
+      log: { level: 'info' },
+      limits: {
+        rest: {
+          headersTimeout: 'PT1S',
+          requestTimeout: 'PT2S',
+          maxRequestsPerConnection: rest.maxRequestsPerConnection,
+          maxPipelinedRequestsPerConnection: 100_000,
+        },
+      },
+    },
+    { logDestination: logSink((line) => logLines.push(line)) },
+  );
+  const stored = await https(server.pki, {
+    port: server.ports.restSender,
+    method: 'POST',
+    path: '/key-capsules',
+    headers: { 'content-type': 'application/json' },
+    body: capsuleJson(capsuleFor(server.pki.clients.rsa4096)),
+  });
+  expect(stored.status).to.equal(201);
+  return { server, ca: readFileSync(server.pki.caFile, 'utf8'), path: String(stored.headers.location) };
+}
+
+/** The statuses of the HTTP/1.1 answers in `text`, in order. */
+const statusesOf = (text: string): number[] =>
+  [...text.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((match) => Number(match[1]));
+
+/** The log lines of answered GetKeyCapsule requests. */
+const answeredGets = (logLines: readonly string[]): number =>
+  logLines.filter((line) => line.includes('"operation":"GetKeyCapsule"')).length;
+
+describe('pipelining: a client that does not read its answers (backpressure)', function () {
+  this.timeout(60_000);
+  let server: TestServer;
+  let ca: string;
+  let path: string;
+  const logLines: string[] = [];
+  before(async () => {
+    ({ server, ca, path } = await startPipeliningServer({ maxRequestsPerConnection: 1_000_000 }, logLines));
+  });
+  after(() => server.close());
+
+  const connect = () => {
+    const client = server.pki.clients.rsa4096;
+    return connectTls({ port: server.ports.restRecipient, ca, cert: client.certPem, key: client.keyPem }, ['http/1.1']);
+  };
+  const get = (count: number): string => `GET ${path} HTTP/1.1\r\nHost: localhost\r\n\r\n`.repeat(count);
+
+  it('answers 2,000 pipelined GETs in order after the client read nothing for a second', async () => {
+    const socket = await connect();
+    try {
+      let text = '';
+      socket.setEncoding('latin1');
+      socket.on('data', (chunk: string) => (text += chunk));
+      socket.pause();
+      socket.write(get(2000));
+      await sleep(1000);
+      socket.resume();
+      const deadline = Date.now() + 30_000;
+      while (statusesOf(text).length < 2000 && Date.now() < deadline && !socket.destroyed) {
+        await sleep(50);
+      }
+      expect(statusesOf(text)).to.deep.equal(Array.from({ length: 2000 }, () => 200));
+    } finally {
+      socket.destroy();
+    }
+  });
+
+  it('closes a connection whose client stopped reading its answers, requestTimeout after nothing moved on it', async () => {
+    const baseline = establishedServerSockets(server.ports.restRecipient);
+    const socket = await connect();
+    // The client never reads: the answers fill the kernel's buffers (megabytes on loopback), then the server's.
+    socket.pause();
+    try {
+      // It sends 16 more GETs whenever the last ones were all answered, until the server stops answering.
+      const first = answeredGets(logLines);
+      let sent = 0;
+      let stalledAt: number | undefined;
+      const started = Date.now();
+      while (stalledAt === undefined && Date.now() - started < 40_000) {
+        socket.write(get(16));
+        sent += 16;
+        let answered = answeredGets(logLines) - first;
+        let movedAt = Date.now();
+        while (answered < sent && stalledAt === undefined) {
+          await sleep(10);
+          const now = answeredGets(logLines) - first;
+          if (now !== answered) {
+            answered = now;
+            movedAt = Date.now();
+          } else if (Date.now() - movedAt > 1500) {
+            stalledAt = Date.now();
+          }
+        }
+      }
+      expect(stalledAt, `sent ${sent}, nothing stopped it`).to.not.equal(undefined);
+      // Nothing moves on the connection any more: it is closed after limits.rest.requestTimeout (PT2S).
+      const closed = await eventually(
+        () => establishedServerSockets(server.ports.restRecipient) <= baseline,
+        2000 + 5000,
+      );
+      expect(closed, `${Date.now() - (stalledAt ?? 0)} ms after the last answer`).to.equal(true);
+      expect(
+        logLines.filter((line) => line.includes('connections closed for pipelining too deep')),
+        'closed for the timeout, not for its depth',
+      ).to.deep.equal([]);
+    } finally {
+      socket.destroy();
+    }
+  });
+});
+
+describe('pipelining: a connection Node stops reading (HPE_PAUSED)', function () {
+  this.timeout(60_000);
+  let server: TestServer;
+  let ca: string;
+  let path: string;
+  const logLines: string[] = [];
+  before(async () => {
+    // 100 requests per connection: Node answers the ones past it 503 itself and stops reading when they pile up.
+    ({ server, ca, path } = await startPipeliningServer({ maxRequestsPerConnection: 100 }, logLines));
+  });
+  after(() => server.close());
+
+  it('closes it without writing a 400 ahead of the answers still owed, and logs it', async () => {
+    const client = server.pki.clients.rsa4096;
+    const statuses = await pipeline({
+      port: server.ports.restRecipient,
+      ca,
+      cert: client.certPem,
+      key: client.keyPem,
+      requests: 2000,
+      path,
+      timeoutMs: 10_000,
+    });
+    // Whatever was answered was answered in order (before, a 400 came first, as the answer to the first GET).
+    expect(statuses.filter((status) => status !== 200)).to.deep.equal([]);
+    await sleep(REFUSAL_LOG_PERIOD_MS + 300);
+    const closures = logLines
+      .map((line) => JSON.parse(line) as { msg: string; count?: number })
+      .filter((line) => line.msg === 'connections closed for pipelining too deep');
+    expect(closures.map((line) => line.count)).to.deep.equal([1]);
   });
 });

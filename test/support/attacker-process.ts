@@ -1,12 +1,13 @@
 // A flood run in a process of its own, so that the attackers' CPU (TLS, parsing the answers) is not spent on the
 // event loop of the server under test, as it is not in a real attack: the tests' probes then measure the server.
 // Started by `startAttackers` (attackers.ts) with one JSON argument; prints one JSON line with the result.
-import { grpcBurst, openStreams, pipeline } from './abuse-clients.js';
+import { grpcBurst, openStreams, pipeline, rapidReset } from './abuse-clients.js';
 
 export type Attack =
   | { readonly kind: 'pipeline'; readonly requests: number; readonly path: string }
   | { readonly kind: 'grpc-burst'; readonly calls: number; readonly path: string; readonly bodyHex: string }
-  | { readonly kind: 'streams'; readonly streams: number };
+  | { readonly kind: 'streams'; readonly streams: number }
+  | { readonly kind: 'rapid-reset'; readonly path?: string };
 
 export interface AttackPlan {
   readonly attack: Attack;
@@ -60,6 +61,14 @@ async function round(plan: AttackPlan, deadline: number, result: AttackResult): 
       socket.destroy();
       return;
     }
+    case 'rapid-reset':
+      await rapidReset({
+        ...tls,
+        durationMs: Math.min(1000, timeoutMs),
+        then: 'vanish',
+        ...(attack.path !== undefined ? { path: attack.path } : {}),
+      });
+      return;
   }
 }
 

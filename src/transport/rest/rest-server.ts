@@ -99,6 +99,10 @@ export async function startRestListener(options: RestListenerOptions): Promise<R
       server.keepAliveTimeout = rest.keepAliveTimeout;
       // After this many requests on one connection Node answers `Connection: close` (and 503 past it).
       server.maxRequestsPerSocket = rest.maxRequestsPerConnection;
+      // A connection on which nothing moves for this long is closed, unsent answers included: a client that
+      // pipelines and stops reading (the queue then starts none of its requests) would otherwise hold its socket
+      // and what it buffered forever, as Node sets no such timeout. Reading and writing both count as moving.
+      server.timeout = rest.requestTimeout;
       return server;
     },
     bodyLimit: REST_BODY_LIMIT,
