@@ -58,7 +58,16 @@ export async function startCapsuleServer(wiring: Wiring, store: CapsuleStore): P
   const serverLogger = logger.child({ server: 'capsules' });
   const pipeline = createRequestPipeline(serverLogger, observer);
   const { limits } = config;
-  const rest = { host, identity, logger: serverLogger, ocspStaple, pipeline, limits, connectionRefusals };
+  const rest = {
+    host,
+    identity,
+    logger: serverLogger,
+    ocspStaple,
+    pipeline,
+    limits,
+    connectionRefusals,
+    connectionClosures,
+  };
   const grpc = {
     logger: serverLogger,
     pipeline,

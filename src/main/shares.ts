@@ -63,6 +63,7 @@ export async function startSharesServer(wiring: Wiring, store: ShareStore): Prom
       pipeline,
       limits: config.limits,
       connectionRefusals: wiring.connectionRefusals,
+      connectionClosures: wiring.connectionClosures,
     }),
   );
   const grpc = await listen(

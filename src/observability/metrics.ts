@@ -13,9 +13,10 @@ export interface ConnectionRefusals {
 
 /**
  * Why a listener closed an established connection itself (README "Limits"): `rapid_reset`, the connection made
- * too many empty calls (HTTP/2 rapid reset, transport/grpc/reset-guard.ts). A fixed set, so the label is bounded.
+ * too many empty calls (HTTP/2 rapid reset, transport/grpc/reset-guard.ts); `pipelining`, a REST connection
+ * pipelined more requests than may wait (transport/connection-limits.ts). A fixed set, so the label is bounded.
  */
-export const CONNECTION_CLOSURE_REASONS = ['rapid_reset'] as const;
+export const CONNECTION_CLOSURE_REASONS = ['rapid_reset', 'pipelining'] as const;
 export type ConnectionClosureReason = (typeof CONNECTION_CLOSURE_REASONS)[number];
 
 /** Counts connections a listener closed because of what the client did on them. */
@@ -102,7 +103,7 @@ export function createMetrics(revocation: () => RevocationCounters, pool: () => 
   });
   const connectionsClosed = new Counter({
     name: 'cdoc2_connections_closed_total',
-    help: 'Established connections a listener closed because of what the client did on them, by listener and reason (rapid_reset)',
+    help: 'Established connections a listener closed because of what the client did on them, by listener and reason (rapid_reset, pipelining)',
     labelNames: ['listener', 'reason'] as const,
     registers: [registry],
   });

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { constants } from 'node:http2';
-import { request } from 'node:http';
+import { eventually, metricValue, sleep } from '../support/observe.js';
 import { logSink } from '../support/log-sink.js';
 import type { TLSSocket } from 'node:tls';
 import { Metadata, status, type ServiceError } from '@grpc/grpc-js';
@@ -36,20 +36,6 @@ import {
 const MAX_STREAMS = 10;
 const MAX_CONNECTIONS = 20;
 
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Waits until `check` holds, up to `ms`; returns whether it did. */
-async function eventually(check: () => boolean, ms: number): Promise<boolean> {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) {
-      return false;
-    }
-    await sleep(100);
-  }
-  return true;
-}
-
 /** Resolves with how long the socket stayed open, or `ms` if it still is. */
 const closedWithin = (socket: { once(event: 'close', listener: () => void): unknown }, ms: number): Promise<number> =>
   new Promise((resolve) => {
@@ -60,21 +46,6 @@ const closedWithin = (socket: { once(event: 'close', listener: () => void): unkn
       resolve(Date.now() - started);
     });
   });
-
-/** A sample's value on the management listener's /metrics, NaN when absent (`series` as written there). */
-async function metricValue(server: TestServer, series: string): Promise<number> {
-  const body = await new Promise<string>((resolve, reject) => {
-    request({ host: '127.0.0.1', port: server.app.managementPort ?? 0, path: '/metrics' }, (answer) => {
-      let text = '';
-      answer.on('data', (chunk: Buffer) => (text += chunk.toString()));
-      answer.on('end', () => resolve(text));
-    })
-      .on('error', reject)
-      .end();
-  });
-  const line = body.split('\n').find((candidate) => candidate.startsWith(`${series} `));
-  return line === undefined ? Number.NaN : Number(line.slice(series.length + 1));
-}
 
 /**
  * Hardening under abuse (README "Limits"): a server with small limits, attacked on loopback by misbehaving clients

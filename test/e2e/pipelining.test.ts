@@ -14,6 +14,7 @@ import { connectTls, establishedServerSockets, pipeline } from '../support/abuse
 import { runAttack } from '../support/attackers.js';
 import type { AttackPlan, AttackResult } from '../support/attacker-process.js';
 import { capsuleFor, capsuleJson, protoCapsule } from '../support/capsule-fixtures.js';
+import { eventually, metricValue, sleep } from '../support/observe.js';
 import { logSink } from '../support/log-sink.js';
 import { call, https, startTestServer, type TestServer } from '../support/test-server.js';
 
@@ -21,20 +22,6 @@ import { call, https, startTestServer, type TestServer } from '../support/test-s
 const PROBE_BOUND_MS = 200;
 /** How long each flood lasts; its attackers reconnect and attack again until then. */
 const FLOOD_MS = 6000;
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Waits until `check` holds, up to `ms`; returns whether it did. */
-async function eventually(check: () => boolean, ms: number): Promise<boolean> {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) {
-      return false;
-    }
-    await sleep(100);
-  }
-  return true;
-}
 
 const percentile = (values: readonly number[], p: number): number => {
   const sorted = [...values].sort((a, b) => a - b);
@@ -198,6 +185,11 @@ describe('pipelining and bursts: a flooding connection does not starve the other
         .map((line) => JSON.parse(line) as { msg: string; count?: number })
         .filter((line) => line.msg === 'connections closed for pipelining too deep');
       expect(closures.length, JSON.stringify(result)).to.be.greaterThan(0);
+      const closed = await metricValue(
+        server,
+        'cdoc2_connections_closed_total{listener="capsules-recipient",reason="pipelining"}',
+      );
+      expect(closed, JSON.stringify(result)).to.be.greaterThan(0);
     } finally {
       close();
     }

@@ -4,7 +4,7 @@ import type { TLSSocket } from 'node:tls';
 import fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
 import { unavailable } from '../../domain/errors.js';
 import type { Logger } from '../../logging/logger.js';
-import type { ConnectionRefusals } from '../../observability/metrics.js';
+import type { ConnectionClosures, ConnectionRefusals } from '../../observability/metrics.js';
 import { ERROR_TABLE, INTERNAL_ERROR, mappingForHttpStatus, PROTOCOL_ERROR_TABLE } from '../error-table.js';
 import { UNKNOWN_OPERATION, type ListenerName } from '../operations.js';
 import { newRequestId, type RequestPipeline } from '../request-pipeline.js';
@@ -45,6 +45,8 @@ export interface RestListenerOptions {
   readonly limits: ListenerLimits;
   /** Counts the connections the connection cap refused. */
   readonly connectionRefusals?: ConnectionRefusals | undefined;
+  /** Counts the connections the listener closed for what their clients did (pipelining too deep). */
+  readonly connectionClosures?: ConnectionClosures | undefined;
 }
 
 export interface RestListener {
@@ -60,11 +62,17 @@ export async function startRestListener(options: RestListenerOptions): Promise<R
   const mutual = options.clientCa !== undefined;
   const loggerInstance: FastifyBaseLogger = options.logger;
   const { rest } = options.limits;
-  const pipelining = aggregatedWarning(
+  const pipeliningWarning = aggregatedWarning(
     options.logger,
     { listener: options.name, maxPipelinedRequests: rest.maxPipelinedRequestsPerConnection },
     'connections closed for pipelining too deep',
   );
+  const pipelining = {
+    add(): void {
+      options.connectionClosures?.connectionClosed(options.name, 'pipelining');
+      pipeliningWarning.add();
+    },
+  };
   const httpsOptions: HttpsServerOptions = {
     cert: options.identity.certChain,
     key: options.identity.privateKey,
