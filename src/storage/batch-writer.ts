@@ -1,13 +1,20 @@
 import { isDomainError } from '../domain/errors.js';
-import { DeadlinePassedError, translateDatabaseError } from './database-errors.js';
+import { translateDatabaseError } from './database-errors.js';
+import {
+  COMMIT_MARGIN_MS,
+  DeadlinePassedError,
+  earliestOf,
+  NO_DEADLINE,
+  type WriteDeadline,
+} from './write-deadline.js';
 
 export interface BatcherOptions<Item, Result> {
   /**
    * Runs every item in one atomic step (a multi-row INSERT, or one transaction): all of them or, on failure, none.
-   * Resolves with one result per item, in the order of `items`. `deadline` is the earliest of the items'
-   * deadlines: a write must not commit after it (assertCommitInTime).
+   * Resolves with one result per item, in the order of `items`. `deadline` stands for every item's: a write commits
+   * before the earliest of them and reports its COMMIT to all (transactionBefore).
    */
-  readonly runMany: (items: readonly Item[], deadline: number) => Promise<readonly Result[]>;
+  readonly runMany: (items: readonly Item[], deadline: WriteDeadline) => Promise<readonly Result[]>;
   /** Items per step at most. */
   readonly maxBatch?: number;
   /** Steps in flight at once; items arriving while all are busy wait and go together in the next one. */
@@ -17,19 +24,19 @@ export interface BatcherOptions<Item, Result> {
 export interface Batcher<Item, Result> {
   /**
    * Resolves with the item's result once its step is committed; rejects with the driver's error for this item. An
-   * item still queued at its `deadline` (its request has been answered 503) is dropped, never run.
+   * item still queued within COMMIT_MARGIN_MS of its `deadline` (it could not commit in time) is dropped, never run.
    */
-  run(item: Item, deadline?: number): Promise<Result>;
+  run(item: Item, deadline?: WriteDeadline): Promise<Result>;
 }
 
 export interface BatchWriterOptions<Row> extends Omit<BatcherOptions<Row, void>, 'runMany'> {
   /** Writes every row in one atomic step (a multi-row INSERT), committed only before `deadline`. */
-  readonly insertMany: (rows: readonly Row[], deadline: number) => Promise<void>;
+  readonly insertMany: (rows: readonly Row[], deadline: WriteDeadline) => Promise<void>;
 }
 
 export interface BatchWriter<Row> {
   /** Resolves once the row is committed; rejects with the driver's error for this row (see Batcher.run). */
-  write(row: Row, deadline?: number): Promise<void>;
+  write(row: Row, deadline?: WriteDeadline): Promise<void>;
 }
 
 /** Rows per multi-row INSERT: far below max_allowed_packet even for RSA capsules (~1 KiB a row). */
@@ -39,7 +46,7 @@ export const DEFAULT_MAX_CONCURRENT = 2;
 
 interface Waiting<Item, Result> {
   readonly item: Item;
-  readonly deadline: number;
+  readonly deadline: WriteDeadline;
   readonly resolve: (result: Result) => void;
   readonly reject: (error: unknown) => void;
 }
@@ -69,10 +76,9 @@ export function createBatcher<Item, Result>({
 
   const flush = async (batch: Waiting<Item, Result>[]): Promise<void> => {
     try {
-      const deadline = Math.min(...batch.map((waiting) => waiting.deadline));
       const results = await runMany(
         batch.map((waiting) => waiting.item),
-        deadline,
+        earliestOf(batch.map((waiting) => waiting.deadline)),
       );
       batch.forEach((waiting, i) => waiting.resolve(results[i] as Result));
     } catch (error) {
@@ -85,13 +91,16 @@ export function createBatcher<Item, Result>({
     }
   };
 
-  /** The next batch, without the items whose requests were answered 503 while they waited. */
+  /**
+   * The next batch, without the items whose requests were (or are about to be) answered 503 while they waited: such
+   * an item could not commit, and in a batch it would keep the others from committing.
+   */
   const nextBatch = (): Waiting<Item, Result>[] => {
     const now = Date.now();
     const batch: Waiting<Item, Result>[] = [];
     while (batch.length < maxBatch && queue.length > 0) {
       const waiting = queue.shift() as Waiting<Item, Result>;
-      if (waiting.deadline <= now) {
+      if (waiting.deadline.at - COMMIT_MARGIN_MS <= now) {
         waiting.reject(new DeadlinePassedError('the request timed out while its write waited'));
       } else {
         batch.push(waiting);
@@ -115,7 +124,7 @@ export function createBatcher<Item, Result>({
   };
 
   return {
-    run: (item, deadline = Number.POSITIVE_INFINITY) =>
+    run: (item, deadline = NO_DEADLINE) =>
       new Promise<Result>((resolve, reject) => {
         queue.push({ item, deadline, resolve, reject });
         pump();

@@ -1,5 +1,6 @@
 import { IdConflictError, unavailable } from '../domain/errors.js';
 import { queryTimeoutOf, type Database } from './database.js';
+import { CommitOutcomeUnknownError, DeadlinePassedError, type WriteDeadline } from './write-deadline.js';
 
 /** Driver error codes that mean "the database is not there right now", not "the query is wrong". */
 const UNAVAILABLE_CODES = new Set([
@@ -82,7 +83,11 @@ export function translateDatabaseError(error: unknown): unknown {
     (typeof code === 'string' && UNAVAILABLE_CODES.has(code)) ||
     isWsrepNotReady(error) ||
     isConnectionGone(error) ||
-    (error instanceof Error && error.name === 'KnexTimeoutError')
+    (error instanceof Error && error.name === 'KnexTimeoutError') ||
+    // A write that would have committed too late rolled back; one whose COMMIT went unanswered may or may not
+    // have committed (README "Shutdown and database outages"): for the client both are the outage's 503.
+    error instanceof DeadlinePassedError ||
+    error instanceof CommitOutcomeUnknownError
   ) {
     return unavailable(DATABASE_UNAVAILABLE, error);
   }
@@ -90,30 +95,6 @@ export function translateDatabaseError(error: unknown): unknown {
 }
 
 export const DATABASE_UNAVAILABLE = 'the database is unavailable; try again later';
-
-/** Thrown in a write whose request has been (or is about to be) answered 503: its transaction rolls back. */
-export class DeadlinePassedError extends Error {
-  override readonly name = 'DeadlinePassedError';
-}
-
-/**
- * A write does not start its COMMIT this close to its deadline, so that a COMMIT that was sent has this long to
- * be answered before the request is answered 503.
- */
-export const COMMIT_MARGIN_MS = 100;
-
-/**
- * Called last in a write transaction, right before its COMMIT: throws (so that the transaction rolls back) when
- * the request's deadline (withDatabaseErrors) has passed or is closer than COMMIT_MARGIN_MS. A database that froze
- * and resumed runs what it had received, but without a COMMIT a transaction commits nothing: the client that was
- * answered 503 finds nothing stored behind its back (README "Shutdown and database outages"). Only a COMMIT sent
- * in time but answered more than COMMIT_MARGIN_MS later may still commit after the 503.
- */
-export function assertCommitInTime(deadline: number): void {
-  if (Date.now() >= deadline - COMMIT_MARGIN_MS) {
-    throw new DeadlinePassedError('the request timed out before this write could commit');
-  }
-}
 
 const pause = (attempt: number): Promise<void> =>
   new Promise((resolve) =>
@@ -123,14 +104,15 @@ const pause = (attempt: number): Promise<void> =>
 /**
  * A write conflict (see CONFLICT_CODES) runs the whole operation again, at most CONFLICT_ATTEMPTS times in all, after
  * a short random pause so that the contenders do not meet again; the operation must therefore be one transaction or
- * idempotent statements, as every store's is.
+ * idempotent statements, as every store's is. No new run starts once the request's deadline has passed: it could
+ * not commit anyway.
  */
-async function withConflictReruns<T>(operation: () => Promise<T>): Promise<T> {
+async function withConflictReruns<T>(operation: () => Promise<T>, deadline: number): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await operation();
     } catch (error) {
-      if (attempt >= CONFLICT_ATTEMPTS || !isWriteConflict(error)) {
+      if (attempt >= CONFLICT_ATTEMPTS || !isWriteConflict(error) || Date.now() >= deadline) {
         throw error;
       }
       await pause(attempt);
@@ -142,21 +124,49 @@ async function withConflictReruns<T>(operation: () => Promise<T>): Promise<T> {
  * Runs a database operation and translates its failure. Write conflicts are run again (withConflictReruns). The
  * operation, its re-runs included, is bounded by the database's query timeout (waiting for a pooled connection
  * included): a database that accepts connections but stops answering is an outage like any other, answered 503 /
- * UNAVAILABLE, never a request that hangs. The abandoned query finishes or fails on its own; its result is dropped,
- * and a write given the deadline rolls back instead of committing (assertCommitInTime).
+ * UNAVAILABLE, never a request that hangs. The abandoned work finishes or fails on its own and its result is
+ * dropped; a write given the deadline never sends its COMMIT after it (transactionBefore), so it rolls back.
+ *
+ * The one exception to the bound: a COMMIT sent in time and still unanswered at the deadline. Answering 503 then
+ * could deny a write that commits a moment later, so the request waits for that COMMIT's answer, which
+ * transactionBefore bounds by a further query timeout, and is answered by it
+ * (README "Shutdown and database outages").
  */
-export async function withDatabaseErrors<T>(db: Database, operation: (deadline: number) => Promise<T>): Promise<T> {
+export async function withDatabaseErrors<T>(
+  db: Database,
+  operation: (deadline: WriteDeadline) => Promise<T>,
+): Promise<T> {
   const timeoutMs = queryTimeoutOf(db);
-  const deadline = Date.now() + timeoutMs;
+  let commitInFlight: Promise<boolean> | undefined;
+  const deadline: WriteDeadline = {
+    at: Date.now() + timeoutMs,
+    committing: (committed) => {
+      commitInFlight = committed;
+      void committed.then(() => {
+        if (commitInFlight === committed) {
+          commitInFlight = undefined;
+        }
+      });
+    },
+  };
   let timer: NodeJS.Timeout | undefined;
   const timedOut = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(
-      () => reject(unavailable(DATABASE_UNAVAILABLE, new Error(`no answer within ${timeoutMs} ms`))),
-      timeoutMs,
-    );
+    const giveUp = (): void => reject(unavailable(DATABASE_UNAVAILABLE, new Error(`no answer within ${timeoutMs} ms`)));
+    timer = setTimeout(() => {
+      if (commitInFlight === undefined) {
+        giveUp();
+        return;
+      }
+      // Committed: the operation resolves with its result (nothing but our own code runs after the COMMIT).
+      void commitInFlight.then((committed) => {
+        if (!committed) {
+          giveUp();
+        }
+      });
+    }, timeoutMs);
   });
   try {
-    return await Promise.race([withConflictReruns(() => operation(deadline)), timedOut]);
+    return await Promise.race([withConflictReruns(() => operation(deadline), deadline.at), timedOut]);
   } catch (error) {
     throw translateDatabaseError(error);
   } finally {

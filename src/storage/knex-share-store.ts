@@ -2,7 +2,8 @@ import type { Knex } from 'knex';
 import type { ShareNonce, StoredShare } from '../domain/shares/key-share.js';
 import type { AddNonceResult, ShareStore } from '../domain/shares/share-store.js';
 import { createBatcher, createBatchWriter, createLookupBatcher } from './batch-writer.js';
-import { assertCommitInTime, withDatabaseErrors } from './database-errors.js';
+import { withDatabaseErrors } from './database-errors.js';
+import { statementBefore, transactionBefore, type WriteDeadline } from './write-deadline.js';
 import { deleteExpiredRows } from './expired-rows.js';
 
 const SHARES = 'key_shares';
@@ -89,6 +90,24 @@ const toNonceRow = (nonce: ShareNonce): NonceRow => ({
 export function createKnexShareStore(db: Knex): ShareStore {
   const mysql = (db.client as { config: { client: string } }).config.client === 'mysql2';
 
+  /** Deletes the nonce if it is live at `now`: true when this statement is the one that deleted it. */
+  const deleteNonce = async (on: Knex, shareId: string, nonce: string, now: Date): Promise<boolean> =>
+    (await on<NonceRow>(NONCES)
+      .where({ share_id: shareId, nonce })
+      .andWhere('expires_at', '>', now.getTime())
+      .delete()) === 1;
+
+  /** Deletes these nonces (by their primary key). */
+  const deleteNonces = (rows: readonly NonceRow[]): Promise<number> =>
+    rows.length === 0
+      ? Promise.resolve(0)
+      : db<NonceRow>(NONCES)
+          .whereIn(
+            ['share_id', 'nonce'],
+            rows.map((row) => [row.share_id, row.nonce]),
+          )
+          .delete();
+
   /**
    * MySQL-compatible servers: a batch of concurrent nonce requests (createBatcher: a lone request is run at once, as a
    * batch of one) is one transaction of three statements, whatever its size:
@@ -105,74 +124,89 @@ export function createKnexShareStore(db: Knex): ShareStore {
    * Each request is answered when the transaction has committed. All requests of a batch are judged at the latest
    * `now` among them: a share or nonce that expired between two of them is expired for all.
    */
-  const addNoncesLocked = (requests: readonly NonceRequest[], deadline: number): Promise<AddNonceResult[]> =>
-    db.transaction(async (trx) => {
-      const now = Math.max(...requests.map((request) => request.now.getTime()));
-      const perShare = new Map<string, number>();
-      for (const { nonce } of requests) {
-        perShare.set(nonce.shareId, (perShare.get(nonce.shareId) ?? 0) + 1);
-      }
-      const shareIds = [...perShare.keys()].sort();
-      const counted = await trx<ShareRow>(SHARES)
-        .whereIn('share_id', shareIds)
-        .andWhere('expires_at', '>', now)
-        .update({
-          nonce_requests: trx.raw(
-            `nonce_requests + CASE share_id ${shareIds.map(() => 'WHEN ? THEN ?').join(' ')} END`,
-            [...shareIds.flatMap((id) => [id, perShare.get(id) as number])],
-          ),
-        } as never);
-      const found = counted === 0 ? [] : await liveNonceCounts(trx, shareIds, now);
-      if (found.length !== counted) {
-        // A share committed between steps 1 and 2 (its id guessed before its creation was answered): it is
-        // visible but not locked. Answered as a write conflict, so that the batch's requests are run again.
-        throw new ShareAppearedError();
-      }
-      const live = new Map(found.map((row) => [text(row.share_id), Number(row.live)]));
-      const admitted: NonceRow[] = [];
-      const results = requests.map(({ nonce, maxLive }): AddNonceResult => {
-        const count = live.get(nonce.shareId);
-        if (count === undefined) {
-          return 'no-share';
+  const addNoncesLocked = (requests: readonly NonceRequest[], deadline: WriteDeadline): Promise<AddNonceResult[]> => {
+    const admitted: NonceRow[] = [];
+    return transactionBefore(
+      db,
+      deadline,
+      async (trx) => {
+        const now = Math.max(...requests.map((request) => request.now.getTime()));
+        const perShare = new Map<string, number>();
+        for (const { nonce } of requests) {
+          perShare.set(nonce.shareId, (perShare.get(nonce.shareId) ?? 0) + 1);
         }
-        if (count >= maxLive) {
-          return 'too-many';
+        const shareIds = [...perShare.keys()].sort();
+        const counted = await trx<ShareRow>(SHARES)
+          .whereIn('share_id', shareIds)
+          .andWhere('expires_at', '>', now)
+          .update({
+            nonce_requests: trx.raw(
+              `nonce_requests + CASE share_id ${shareIds.map(() => 'WHEN ? THEN ?').join(' ')} END`,
+              [...shareIds.flatMap((id) => [id, perShare.get(id) as number])],
+            ),
+          } as never);
+        const found = counted === 0 ? [] : await liveNonceCounts(trx, shareIds, now);
+        if (found.length !== counted) {
+          // A share committed between steps 1 and 2 (its id guessed before its creation was answered): it is
+          // visible but not locked. Answered as a write conflict, so that the batch's requests are run again.
+          throw new ShareAppearedError();
         }
-        live.set(nonce.shareId, count + 1);
-        admitted.push(toNonceRow(nonce));
-        return 'added';
-      });
-      if (admitted.length > 0) {
-        await trx<NonceRow>(NONCES).insert(admitted);
-      }
-      assertCommitInTime(deadline);
-      return results;
-    });
+        const live = new Map(found.map((row) => [text(row.share_id), Number(row.live)]));
+        const results = requests.map(({ nonce, maxLive }): AddNonceResult => {
+          const count = live.get(nonce.shareId);
+          if (count === undefined) {
+            return 'no-share';
+          }
+          if (count >= maxLive) {
+            return 'too-many';
+          }
+          live.set(nonce.shareId, count + 1);
+          admitted.push(toNonceRow(nonce));
+          return 'added';
+        });
+        if (admitted.length > 0) {
+          await trx<NonceRow>(NONCES).insert(admitted);
+        }
+        return results;
+      },
+      {
+        // The nonces of a COMMIT answered too late were never handed out: they would only hold places of the bound.
+        undoLateCommit: () => deleteNonces(admitted),
+      },
+    );
+  };
 
   /**
    * SQLite: one INSERT … SELECT whose conditions are the share's existence and the bound. A single statement is
    * atomic even with several processes on one file, where a read-then-write transaction would fail with
    * SQLITE_BUSY_SNAPSHOT instead of waiting.
    */
-  const addNonceInOneStatement = async (nonce: ShareNonce, maxLive: number, now: Date): Promise<AddNonceResult> => {
+  const addNonceInOneStatement = async (
+    nonce: ShareNonce,
+    maxLive: number,
+    now: Date,
+    deadline: WriteDeadline,
+  ): Promise<AddNonceResult> => {
     const row = toNonceRow(nonce);
     // better-sqlite3 reports the statement's effect as { changes, lastInsertRowid }.
-    const result = await db.raw<{ changes: number }>(
-      `INSERT INTO ${NONCES} (share_id, nonce, created_at, expires_at)
+    const result = await statementBefore(db, deadline, () =>
+      db.raw<{ changes: number }>(
+        `INSERT INTO ${NONCES} (share_id, nonce, created_at, expires_at)
        SELECT ?, ?, ?, ?
        WHERE EXISTS (SELECT 1 FROM ${SHARES} WHERE share_id = ? AND expires_at > ?)
          AND (SELECT COUNT(*) FROM ${NONCES} WHERE share_id = ? AND expires_at > ?) < ?`,
-      [
-        row.share_id,
-        row.nonce,
-        row.created_at,
-        row.expires_at,
-        row.share_id,
-        now.getTime(),
-        row.share_id,
-        now.getTime(),
-        maxLive,
-      ],
+        [
+          row.share_id,
+          row.nonce,
+          row.created_at,
+          row.expires_at,
+          row.share_id,
+          now.getTime(),
+          row.share_id,
+          now.getTime(),
+          maxLive,
+        ],
+      ),
     );
     if (result.changes === 1) {
       return 'added';
@@ -199,12 +233,25 @@ export function createKnexShareStore(db: Knex): ShareStore {
 
   // Concurrent creates share multi-row INSERTs (storage/batch-writer.ts).
   const shareWriter = createBatchWriter<ShareRow>({
-    // A transaction, so that a write whose request timed out rolls back instead of committing later.
+    // A transaction, so that a write whose request timed out rolls back instead of committing later. Should its
+    // COMMIT go unanswered (503) and then turn out committed, the rows go again: their ids were never given out.
     insertMany: (rows, deadline) =>
-      db.transaction(async (trx) => {
-        await trx<ShareRow>(SHARES).insert([...rows]);
-        assertCommitInTime(deadline);
-      }),
+      transactionBefore(
+        db,
+        deadline,
+        async (trx) => {
+          await trx<ShareRow>(SHARES).insert([...rows]);
+        },
+        {
+          undoLateCommit: () =>
+            db<ShareRow>(SHARES)
+              .whereIn(
+                'share_id',
+                rows.map((row) => row.share_id),
+              )
+              .delete(),
+        },
+      ),
   });
 
   return {
@@ -220,18 +267,21 @@ export function createKnexShareStore(db: Knex): ShareStore {
       withDatabaseErrors(db, async (deadline) =>
         nonceBatcher
           ? nonceBatcher.run({ nonce, maxLive, now }, deadline)
-          : addNonceInOneStatement(nonce, maxLive, now),
+          : addNonceInOneStatement(nonce, maxLive, now, deadline),
       ),
 
     consumeNonce: (shareId, nonce, now) =>
-      withDatabaseErrors(db, async () => {
-        // One DELETE is the atomic "check and use": of two concurrent requests, exactly one deletes the row.
-        const deleted = await db<NonceRow>(NONCES)
-          .where({ share_id: shareId, nonce })
-          .andWhere('expires_at', '>', now.getTime())
-          .delete();
-        return deleted === 1;
-      }),
+      withDatabaseErrors(db, (deadline) =>
+        // One DELETE is the atomic "check and use": of two concurrent requests, exactly one deletes the row (on one
+        // server the second waits on the row lock; on Galera the second COMMIT fails certification, and its re-run
+        // deletes nothing). It runs in a transaction so that the nonce is used only if the request is answered by
+        // it: a DELETE answered after the deadline is rolled back (503, the nonce stays usable), one whose COMMIT
+        // was sent in time is answered by that COMMIT's outcome (README "Shutdown and database outages"). SQLite
+        // runs the DELETE alone, as its own COMMIT (statementBefore says why).
+        mysql
+          ? transactionBefore(db, deadline, async (trx) => deleteNonce(trx, shareId, nonce, now))
+          : statementBefore(db, deadline, () => deleteNonce(db, shareId, nonce, now)),
+      ),
 
     // The nonces of a deleted share go with it (ON DELETE CASCADE).
     deleteExpired: (now, limit) => withDatabaseErrors(db, () => deleteExpiredRows(db, SHARES, 'share_id', now, limit)),

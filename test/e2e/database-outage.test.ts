@@ -3,6 +3,9 @@ import { status, type ServiceError } from '@grpc/grpc-js';
 import { capsuleFor, capsuleJson, protoCapsule } from '../support/capsule-fixtures.js';
 import { startPrivateMariaDb, type PrivateMariaDb } from '../support/private-mariadb.js';
 import { createDatabase } from '../../src/storage/database.js';
+import { createAuthTicket, oneLinePem } from '../support/auth-ticket-builder.js';
+import { REST_SHARES, restGet, ticketHeaders, type ShareDriver } from '../support/share-drivers.js';
+import { issueShare, recipientOf } from './shares-helpers.js';
 import {
   grpcCreateCapsule,
   https,
@@ -142,5 +145,89 @@ describe('database outage', function () {
     await new Promise((resolve) => setTimeout(resolve, 500));
     expect(await storedCapsules(), 'capsules stored although their creation was answered 503').to.equal(stored);
     expect((await post()).status).to.equal(201);
+  });
+
+  describe('a GetKeyShare whose nonce is consumed while the database freezes', () => {
+    let driver: ShareDriver;
+    const thawed: Array<Promise<void>> = [];
+    const freezes: Array<{ statement: RegExp; thawAfterMs: number }> = [];
+    const DELETE_NONCE = /^delete from `key_share_nonces`/i;
+    const COMMIT = /^COMMIT/i;
+
+    before(() => {
+      driver = REST_SHARES.driver(server);
+      // Knex announces each statement right before it sends it: the database stops before it can answer it.
+      server.app.database.on('query', ({ sql }: { sql: string }) => {
+        const next = freezes[0];
+        if (next && next.statement.test(sql)) {
+          freezes.shift();
+          mariadb.freeze();
+          thawed.push(new Promise((resolve) => setTimeout(resolve, next.thawAfterMs)).then(() => mariadb.thaw()));
+        }
+      });
+    });
+    afterEach(async () => {
+      freezes.length = 0;
+      await Promise.all(thawed.splice(0));
+    });
+    after(() => driver.close());
+
+    /** A share with one nonce, and the ticket and certificate that fetch it once. */
+    const shareWithTicket = async () => {
+      const person = server.pki.auth.rsa2048;
+      const issued = await issueShare(driver, recipientOf(person));
+      const ticket = createAuthTicket({ urls: [issued.url], signer: person });
+      return { issued, headers: ticketHeaders(ticket.presentationFor(0), oneLinePem(person)) };
+    };
+
+    it('keeps the nonce usable when the request was answered 503 (its DELETE was answered after the deadline)', async () => {
+      const { issued, headers } = await shareWithTicket();
+      freezeAt(DELETE_NONCE, QUERY_TIMEOUT_MS + 1000);
+      const refused = await restGet(server, issued.shareId, headers);
+      expect(refused.status).to.equal(503);
+      await Promise.all(thawed);
+      // The resumed server ran the DELETE, then the ROLLBACK: the user's signed ticket still works, once.
+      const fetched = await restGet(server, issued.shareId, headers);
+      expect(fetched.status, fetched.body).to.equal(200);
+      expect(Buffer.from(JSON.parse(fetched.body).share, 'base64').equals(issued.share)).to.equal(true);
+      expect((await restGet(server, issued.shareId, headers)).status).to.equal(404);
+    });
+
+    it('answers by the COMMIT of the nonce when that COMMIT is answered after the deadline: the share, once', async () => {
+      const { issued, headers } = await shareWithTicket();
+      // The DELETE is answered late (0.6 s), and the COMMIT sent in time is answered 0.6 s later: past the deadline.
+      freezeAt(DELETE_NONCE, 600);
+      freezeAt(COMMIT, 600);
+      const fetched = await timed(() => restGet(server, issued.shareId, headers));
+      expect(fetched.result.status, fetched.result.body).to.equal(200);
+      expect(fetched.ms, 'answered after the deadline').to.be.above(QUERY_TIMEOUT_MS);
+      expect((await restGet(server, issued.shareId, headers)).status).to.equal(404);
+    });
+
+    it('leaves every nonce of a burst either used by a request answered 200 or usable after a 503', async () => {
+      const tickets = await Promise.all(Array.from({ length: 12 }, () => shareWithTicket()));
+      // The freeze lands in the middle of the burst, with requests at every stage (verifying, reading, deleting).
+      freezeAt(DELETE_NONCE, QUERY_TIMEOUT_MS + 1000);
+      const answers = await Promise.all(
+        tickets.map(async ({ issued, headers }, i) => {
+          await new Promise((resolve) => setTimeout(resolve, 5 * i));
+          return (await restGet(server, issued.shareId, headers)).status;
+        }),
+      );
+      await Promise.all(thawed);
+      expect(answers, 'every answer is 200 or 503').to.satisfy((all: number[]) =>
+        all.every((s) => s === 200 || s === 503),
+      );
+      expect(answers, 'the freeze answered some request 503').to.include(503);
+      const again = await Promise.all(
+        tickets.map(async ({ issued, headers }) => (await restGet(server, issued.shareId, headers)).status),
+      );
+      // A 503 left the nonce for the user's retry; a 200 used it.
+      expect(again).to.deep.equal(answers.map((status) => (status === 503 ? 200 : 404)));
+    });
+
+    const freezeAt = (statement: RegExp, thawAfterMs: number): void => {
+      freezes.push({ statement, thawAfterMs });
+    };
   });
 });
