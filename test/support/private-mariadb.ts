@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,7 +16,10 @@ export interface PrivateMariaDb {
   readonly port: number;
   stop(): Promise<void>;
   start(): Promise<void>;
-  /** SIGSTOP: the server keeps its connections open but answers nothing (a hung database). */
+  /**
+   * SIGSTOP: the server keeps its connections open but answers nothing (a hung database). Returns once every thread
+   * of the server has stopped, so that a statement sent right after it is not run before the server resumes.
+   */
   freeze(): void;
   /** SIGCONT after freeze(). */
   thaw(): void;
@@ -87,6 +90,39 @@ export async function waitForSql(
   }
 }
 
+/** The state letter of a thread (`T` stopped), from /proc/<pid>/task/<tid>/stat; undefined once it has gone. */
+const threadState = (pid: number, tid: string): string | undefined => {
+  try {
+    const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+  } catch {
+    return undefined;
+  }
+};
+
+const pauseSync = (ms: number): void => {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+};
+
+/**
+ * Waits, synchronously, until every thread of `pid` is stopped. A SIGSTOP stops a multi-threaded process only once
+ * the thread that takes the signal has run: on a loaded machine the other threads went on for milliseconds, long
+ * enough to answer a statement sent just after the signal (seen: a DELETE answered 5 ms after it).
+ */
+function waitUntilStopped(pid: number, timeoutMs = 10_000): void {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const states = readdirSync(`/proc/${pid}/task`).map((tid) => threadState(pid, tid));
+    if (states.every((state) => state === undefined || state === 'T' || state === 't')) {
+      return;
+    }
+    if (Date.now() > until) {
+      throw new Error(`the private MariaDB (pid ${pid}) did not stop within ${timeoutMs} ms`);
+    }
+    pauseSync(1);
+  }
+}
+
 /** `serverArgs`: extra mariadbd options (e.g. InnoDB settings a benchmark wants to match). */
 export async function startPrivateMariaDb(serverArgs: readonly string[] = []): Promise<PrivateMariaDb> {
   const dir = mkdtempSync(join(tmpdir(), 'cdoc2-mariadb-'));
@@ -133,7 +169,11 @@ export async function startPrivateMariaDb(serverArgs: readonly string[] = []): P
     port,
     stop,
     start,
-    freeze: () => child?.kill('SIGSTOP'),
+    freeze: () => {
+      if (child?.pid !== undefined && child.kill('SIGSTOP')) {
+        waitUntilStopped(child.pid);
+      }
+    },
     thaw: () => child?.kill('SIGCONT'),
     destroy: async () => {
       await stop();
