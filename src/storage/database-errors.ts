@@ -1,6 +1,11 @@
 import { IdConflictError, unavailable } from '../domain/errors.js';
 import { queryTimeoutOf, type Database } from './database.js';
-import { CommitOutcomeUnknownError, DeadlinePassedError, type WriteDeadline } from './write-deadline.js';
+import {
+  COMMIT_MARGIN_MS,
+  CommitOutcomeUnknownError,
+  DeadlinePassedError,
+  type WriteDeadline,
+} from './write-deadline.js';
 
 /** Driver error codes that mean "the database is not there right now", not "the query is wrong". */
 const UNAVAILABLE_CODES = new Set([
@@ -37,11 +42,10 @@ const DUPLICATE_CODES = new Set(['ER_DUP_ENTRY', 'SQLITE_CONSTRAINT_PRIMARYKEY',
  */
 const CONFLICT_CODES = new Set(['ER_LOCK_DEADLOCK']);
 
-/** Runs of one operation before a conflict is answered as `unavailable` (503 / UNAVAILABLE). */
-export const CONFLICT_ATTEMPTS = 8;
 /**
  * Upper bound of the random pause before the first re-run, doubled for each further one up to the cap (10, 20, 40,
- * 80, 160, 200, 200 ms): at most about 0.7 s in all, and usually one short pause, since each round has a winner.
+ * 80, 160, 200, 200 … ms): usually one short pause, since each round has a winner. The pauses are random ("full
+ * jitter") so that the losers of one round do not meet again in the next.
  */
 const CONFLICT_BACKOFF_MS = 10;
 const CONFLICT_BACKOFF_CAP_MS = 200;
@@ -96,36 +100,40 @@ export function translateDatabaseError(error: unknown): unknown {
 
 export const DATABASE_UNAVAILABLE = 'the database is unavailable; try again later';
 
-const pause = (attempt: number): Promise<void> =>
-  new Promise((resolve) =>
-    setTimeout(resolve, Math.random() * Math.min(CONFLICT_BACKOFF_MS * 2 ** (attempt - 1), CONFLICT_BACKOFF_CAP_MS)),
-  );
+/** The random pause before run `run` (2 or more). */
+const pauseBefore = (run: number): number =>
+  Math.random() * Math.min(CONFLICT_BACKOFF_MS * 2 ** Math.min(run - 2, 10), CONFLICT_BACKOFF_CAP_MS);
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
- * A write conflict (see CONFLICT_CODES) runs the whole operation again, at most CONFLICT_ATTEMPTS times in all, after
- * a short random pause so that the contenders do not meet again; the operation must therefore be one transaction or
- * idempotent statements, as every store's is. No new run starts once the request's deadline has passed: it could
- * not commit anyway.
+ * A write conflict (see CONFLICT_CODES) runs the whole operation again after a short random pause, for as long as a
+ * new run could still commit before the request's deadline; the operation must therefore be one transaction or
+ * idempotent statements, as every store's is. Bounded by time, not by a count of runs: on a Galera cluster a hot
+ * row written through three nodes at once (the nonce bound of one share) has one winner per round, and under load
+ * an unlucky request lost eight rounds in a row and was answered 503 with most of its time left.
  */
-async function withConflictReruns<T>(operation: () => Promise<T>, deadline: number): Promise<T> {
-  for (let attempt = 1; ; attempt++) {
+async function withConflictReruns<T>(operation: (run: number) => Promise<T>, deadline: number): Promise<T> {
+  for (let run = 1; ; run++) {
     try {
-      return await operation();
+      return await operation(run);
     } catch (error) {
-      if (attempt >= CONFLICT_ATTEMPTS || !isWriteConflict(error) || Date.now() >= deadline) {
+      const pauseMs = pauseBefore(run + 1);
+      if (!isWriteConflict(error) || Date.now() + pauseMs >= deadline - COMMIT_MARGIN_MS) {
         throw error;
       }
-      await pause(attempt);
+      await sleep(pauseMs);
     }
   }
 }
 
 /**
- * Runs a database operation and translates its failure. Write conflicts are run again (withConflictReruns). The
- * operation, its re-runs included, is bounded by the database's query timeout (waiting for a pooled connection
- * included): a database that accepts connections but stops answering is an outage like any other, answered 503 /
- * UNAVAILABLE, never a request that hangs. The abandoned work finishes or fails on its own and its result is
- * dropped; a write given the deadline never sends its COMMIT after it (transactionBefore), so it rolls back.
+ * Runs a database operation and translates its failure. Write conflicts are run again (withConflictReruns; the
+ * operation is told which run it is, 1 for the first). The operation, its re-runs included, is bounded by the
+ * database's query timeout (waiting for a pooled connection included): a database that accepts connections but
+ * stops answering is an outage like any other, answered 503 / UNAVAILABLE, never a request that hangs. The abandoned
+ * work finishes or fails on its own and its result is dropped; a write given the deadline never sends its COMMIT
+ * after it (transactionBefore), so it rolls back.
  *
  * The one exception to the bound: a COMMIT sent in time and still unanswered at the deadline. Answering 503 then
  * could deny a write that commits a moment later, so the request waits for that COMMIT's answer, which
@@ -134,7 +142,7 @@ async function withConflictReruns<T>(operation: () => Promise<T>, deadline: numb
  */
 export async function withDatabaseErrors<T>(
   db: Database,
-  operation: (deadline: WriteDeadline) => Promise<T>,
+  operation: (deadline: WriteDeadline, run: number) => Promise<T>,
 ): Promise<T> {
   const timeoutMs = queryTimeoutOf(db);
   let commitInFlight: Promise<boolean> | undefined;
@@ -166,7 +174,7 @@ export async function withDatabaseErrors<T>(
     }, timeoutMs);
   });
   try {
-    return await Promise.race([withConflictReruns(() => operation(deadline), deadline.at), timedOut]);
+    return await Promise.race([withConflictReruns((run) => operation(deadline, run), deadline.at), timedOut]);
   } catch (error) {
     throw translateDatabaseError(error);
   } finally {

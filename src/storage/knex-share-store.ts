@@ -67,7 +67,7 @@ class ShareAppearedError extends Error {
 
 /** The shares among `shareIds` that exist and have not expired at `now`, with their live nonces. */
 const liveNonceCounts = (
-  trx: Knex.Transaction,
+  trx: Knex,
   shareIds: readonly string[],
   now: number,
 ): Promise<{ share_id: Text; live: number | string }[]> =>
@@ -218,6 +218,25 @@ export function createKnexShareStore(db: Knex): ShareStore {
     return share ? 'too-many' : 'no-share';
   };
 
+  /**
+   * After a write conflict (on a Galera cluster: another node's transaction won the share row): the answer when a
+   * plain read already gives it, a share gone or its bound reached, so that a request that can only be refused does
+   * not contend for the row again. Sound because the read is a moment at which the answer held (with
+   * wsrep_sync_wait it sees every nonce the cluster had committed); an admission is only ever made by the locked
+   * transaction.
+   */
+  const settledWithoutWriting = async (
+    shareId: string,
+    maxLive: number,
+    now: Date,
+  ): Promise<AddNonceResult | undefined> => {
+    const [row] = await liveNonceCounts(db, [shareId], now.getTime());
+    if (!row) {
+      return 'no-share';
+    }
+    return Number(row.live) >= maxLive ? 'too-many' : undefined;
+  };
+
   // Concurrent nonce requests share one transaction (storage/batch-writer.ts); SQLite runs each in one statement.
   const nonceBatcher = mysql ? createBatcher({ runMany: addNoncesLocked }) : undefined;
 
@@ -264,11 +283,18 @@ export function createKnexShareStore(db: Knex): ShareStore {
       }),
 
     addNonce: (nonce, maxLive, now) =>
-      withDatabaseErrors(db, async (deadline) =>
-        nonceBatcher
-          ? nonceBatcher.run({ nonce, maxLive, now }, deadline)
-          : addNonceInOneStatement(nonce, maxLive, now, deadline),
-      ),
+      withDatabaseErrors(db, async (deadline, run) => {
+        if (!nonceBatcher) {
+          return addNonceInOneStatement(nonce, maxLive, now, deadline);
+        }
+        if (run > 1) {
+          const settled = await settledWithoutWriting(nonce.shareId, maxLive, now);
+          if (settled) {
+            return settled;
+          }
+        }
+        return nonceBatcher.run({ nonce, maxLive, now }, deadline);
+      }),
 
     consumeNonce: (shareId, nonce, now) =>
       withDatabaseErrors(db, (deadline) =>

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { DomainError } from '../../src/domain/errors.js';
-import { CONFLICT_ATTEMPTS, translateDatabaseError, withDatabaseErrors } from '../../src/storage/database-errors.js';
+import { translateDatabaseError, withDatabaseErrors } from '../../src/storage/database-errors.js';
 import { createDatabase } from '../../src/storage/database.js';
 import { rejectionOf } from '../support/rejections.js';
 
@@ -26,17 +26,29 @@ describe('Database write conflicts and Galera refusals', () => {
     expect(runs).to.equal(3);
   });
 
-  it(`gives up after ${CONFLICT_ATTEMPTS} runs that all conflict, with 'unavailable' (503), never the driver error`, async () => {
-    let runs = 0;
-    const error = await rejectionOf(
-      withDatabaseErrors(db, () => {
-        runs += 1;
-        return Promise.reject(deadlock());
-      }),
-    );
-    expect(runs).to.equal(CONFLICT_ATTEMPTS);
-    expect(error).to.be.instanceOf(DomainError);
-    expect((error as DomainError).code).to.equal('unavailable');
+  it("keeps running a conflicting operation until its deadline, then gives up with 'unavailable' (503), never the driver error", async () => {
+    const QUERY_TIMEOUT_MS = 1500;
+    const short = createDatabase({ url: 'sqlite::memory:', queryTimeoutMs: QUERY_TIMEOUT_MS });
+    try {
+      const runsSeen: number[] = [];
+      const started = Date.now();
+      const error = await rejectionOf(
+        withDatabaseErrors(short, (_deadline, run) => {
+          runsSeen.push(run);
+          return Promise.reject(deadlock());
+        }),
+      );
+      const elapsed = Date.now() - started;
+      expect(error).to.be.instanceOf(DomainError);
+      expect((error as DomainError).code).to.equal('unavailable');
+      // More runs than the 8 a fixed limit allowed (the pauses grow to at most 200 ms), each told its number.
+      expect(runsSeen.length).to.be.above(8);
+      expect(runsSeen).to.deep.equal(runsSeen.map((_, i) => i + 1));
+      // Given up because the deadline came, not before: no new run starts that could not commit in time.
+      expect(elapsed).to.be.at.least(QUERY_TIMEOUT_MS - 2 * 200 - 100);
+    } finally {
+      await short.destroy();
+    }
   });
 
   it('does not run the operation again for any other failure', async () => {
