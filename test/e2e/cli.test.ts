@@ -353,6 +353,11 @@ describe('cdoc2-keyserver command line', () => {
           `  key: ${pki.serverFiles.key}`,
           'capsules:',
           `  clientCa: [${pki.caFile}]`,
+          // Any free ports: the check that the ports are free comes before the database, and a fixed default
+          // port held by another process would be the error reported instead.
+          '  ports: { restSender: 0, restRecipient: 0, grpcSender: 0, grpcRecipient: 0 }',
+          'management:',
+          '  port: 0',
           'shares:',
           '  enabled: false',
         ].join('\n'),

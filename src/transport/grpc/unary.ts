@@ -28,9 +28,17 @@ function identityOf(call: ServerUnaryCall<unknown, unknown>): PeerIdentity | und
   return certificate?.raw ? peerIdentityOf(certificate) : undefined;
 }
 
+/**
+ * How close to its deadline a cancellation still counts as the deadline's. A client whose deadline passes sends
+ * RST_STREAM(CANCEL); the server's copy of the deadline (grpc-timeout, counted from when grpc-js read the call's
+ * headers) runs behind the client's by the time the call took to arrive and be read, so that cancel usually comes
+ * a little before the server's own deadline. Nothing on the wire tells the two apart (gRPC over HTTP/2, "Timeouts").
+ */
+const DEADLINE_SLACK_MS = 100;
+
 /** grpc-js gives a call's deadline as a Date or epoch milliseconds (Infinity when the client set none). */
 const deadlinePassed = (deadline: Date | number): boolean =>
-  (deadline instanceof Date ? deadline.getTime() : deadline) <= Date.now();
+  (deadline instanceof Date ? deadline.getTime() : deadline) - DEADLINE_SLACK_MS <= Date.now();
 
 /** The shape of ts-proto's generated method definitions. */
 interface GeneratedMethod {
