@@ -128,6 +128,8 @@ interface Row {
   readonly name: string;
   /** The row this one is compared with, and the target ratio (none: the ratio is shown for information). */
   readonly against?: { readonly row: string; readonly target?: number };
+  /** A row that must run before this one in each round because it makes this one's input (BENCH_ONLY keeps it). */
+  readonly needs?: string;
   /** A keep-alive operation whose rate must stay flat with BULK_ROWS stored. */
   readonly bulk?: boolean;
   /** The spec at full speed, or paced at `rate`. */
@@ -420,6 +422,8 @@ async function main(): Promise<void> {
       {
         name: 'REST GET /key-shares/{id} (ticket)',
         against: { row: 'REST GET /key-capsules/{id} (mTLS)', target: 0.5 },
+        // The tickets are signed over the nonces that row collects.
+        needs: 'REST POST /key-shares/{id}/nonce',
         pid: serverPid,
         spec: (rate) => http(sharePort, 'GET', serverTls, { ...ticketRequests(), once: true })(rate),
       },
@@ -428,11 +432,16 @@ async function main(): Promise<void> {
     // BENCH_ONLY=REGEX measures the rows whose name matches, with their ceilings (e.g. for a profile of one path).
     const only = process.env['BENCH_ONLY'] ? new RegExp(process.env['BENCH_ONLY']) : undefined;
     const picked = rows.filter((row) => !only || only.test(row.name));
-    // With the rows they are compared with, and theirs in turn (the share GET needs the capsule GET and its echo).
+    // With the rows they are compared with or need, and theirs in turn (the share GET brings the capsule GET and its
+    // echo, and the nonce POST whose nonces its tickets sign).
     const wanted = new Set(picked.map((row) => row.name));
     for (const row of [...rows].reverse()) {
-      if (wanted.has(row.name) && row.against) {
-        wanted.add(row.against.row);
+      if (wanted.has(row.name)) {
+        for (const other of [row.against?.row, row.needs]) {
+          if (other !== undefined) {
+            wanted.add(other);
+          }
+        }
       }
     }
     rows.splice(0, rows.length, ...rows.filter((row) => wanted.has(row.name)));
