@@ -4,7 +4,7 @@ import type { StoredCapsule } from '../domain/capsules/capsule.js';
 import { isCapsuleType } from '../domain/capsules/capsule-types.js';
 import { createBatchWriter, createLookupBatcher } from './batch-writer.js';
 import { withDatabaseErrors } from './database-errors.js';
-import { transactionBefore } from './write-deadline.js';
+import { insertFreshRows } from './write-deadline.js';
 import { deleteExpiredRows } from './expired-rows.js';
 
 const TABLE = 'key_capsules';
@@ -54,25 +54,8 @@ const fromRow = (row: CapsuleRow): StoredCapsule => {
 export function createKnexCapsuleStore(db: Knex): CapsuleStore {
   // Concurrent creates share multi-row INSERTs (storage/batch-writer.ts).
   const writer = createBatchWriter<CapsuleRow>({
-    // A transaction, so that a write whose request timed out rolls back instead of committing later. Should its
-    // COMMIT go unanswered (503) and then turn out committed, the rows go again: their ids were never given out.
-    insertMany: (rows, deadline) =>
-      transactionBefore(
-        db,
-        deadline,
-        async (trx) => {
-          await trx<CapsuleRow>(TABLE).insert([...rows]);
-        },
-        {
-          undoLateCommit: () =>
-            db<CapsuleRow>(TABLE)
-              .whereIn(
-                'transaction_id',
-                rows.map((row) => row.transaction_id),
-              )
-              .delete(),
-        },
-      ),
+    // Rolled back past the deadline, deleted again after a COMMIT answered too late (write-deadline.ts).
+    insertMany: insertFreshRows<CapsuleRow>(db, TABLE, 'transaction_id'),
   });
   // Concurrent reads by id share one SELECT (storage/batch-writer.ts).
   const reader = createLookupBatcher<CapsuleRow>({

@@ -3,7 +3,7 @@ import type { ShareNonce, StoredShare } from '../domain/shares/key-share.js';
 import type { AddNonceResult, ShareStore } from '../domain/shares/share-store.js';
 import { createBatcher, createBatchWriter, createLookupBatcher } from './batch-writer.js';
 import { withDatabaseErrors } from './database-errors.js';
-import { statementBefore, transactionBefore, type WriteDeadline } from './write-deadline.js';
+import { insertFreshRows, statementBefore, transactionBefore, type WriteDeadline } from './write-deadline.js';
 import { deleteExpiredRows } from './expired-rows.js';
 
 const SHARES = 'key_shares';
@@ -252,25 +252,8 @@ export function createKnexShareStore(db: Knex): ShareStore {
 
   // Concurrent creates share multi-row INSERTs (storage/batch-writer.ts).
   const shareWriter = createBatchWriter<ShareRow>({
-    // A transaction, so that a write whose request timed out rolls back instead of committing later. Should its
-    // COMMIT go unanswered (503) and then turn out committed, the rows go again: their ids were never given out.
-    insertMany: (rows, deadline) =>
-      transactionBefore(
-        db,
-        deadline,
-        async (trx) => {
-          await trx<ShareRow>(SHARES).insert([...rows]);
-        },
-        {
-          undoLateCommit: () =>
-            db<ShareRow>(SHARES)
-              .whereIn(
-                'share_id',
-                rows.map((row) => row.share_id),
-              )
-              .delete(),
-        },
-      ),
+    // Rolled back past the deadline, deleted again after a COMMIT answered too late (write-deadline.ts).
+    insertMany: insertFreshRows<ShareRow>(db, SHARES, 'share_id'),
   });
 
   return {

@@ -91,6 +91,36 @@ export function transactionBefore<T>(
 }
 
 /**
+ * A batch writer's `insertMany` for rows whose keys nobody has been told yet (a fresh transaction id or share id):
+ * one multi-row INSERT in a transaction under the rule of WriteDeadline, so that a write whose request timed out
+ * rolls back instead of committing later. Should its COMMIT go unanswered (503) and then turn out committed, the
+ * rows are deleted again: their ids were never given out.
+ */
+export function insertFreshRows<Row extends object>(
+  db: Database,
+  table: string,
+  key: keyof Row & string,
+): (rows: readonly Row[], deadline: WriteDeadline) => Promise<void> {
+  return (rows, deadline) =>
+    transactionBefore(
+      db,
+      deadline,
+      async (trx) => {
+        await trx(table).insert([...rows]);
+      },
+      {
+        undoLateCommit: () =>
+          db(table)
+            .whereIn(
+              key,
+              rows.map((row) => row[key] as Knex.Value),
+            )
+            .delete(),
+      },
+    );
+}
+
+/**
  * One autocommit statement, which is its own COMMIT, under the same rule. For SQLite: better-sqlite3 runs a
  * statement synchronously, so it is never in flight at a deadline; a transaction there would only add lock waits
  * (SQLite's busy handler sleeps, and blocks the process while it does).

@@ -175,10 +175,12 @@ export const FRAME = { RST_STREAM: 0x3, SETTINGS: 0x4, GOAWAY: 0x7 } as const;
 export const COMPRESSION_ERROR = 0x9;
 export const REFUSED_STREAM = 0x7;
 
-/** Collects the frames the server sends on `socket` (a raw HTTP/2 connection). */
-function readFrames(socket: TLSSocket): () => RawFrame[] {
+/** Calls `onFrame` for each whole frame the server sends on `socket` (RFC 9113 4.1: a 9-octet header, a payload). */
+function eachFrame(
+  socket: TLSSocket,
+  onFrame: (type: number, flags: number, streamId: number, payload: Buffer) => void,
+): void {
   let received = Buffer.alloc(0);
-  const frames: RawFrame[] = [];
   socket.on('data', (chunk: Buffer) => {
     received = Buffer.concat([received, chunk]);
     while (received.length >= 9) {
@@ -186,24 +188,32 @@ function readFrames(socket: TLSSocket): () => RawFrame[] {
       if (received.length < 9 + length) {
         break;
       }
-      const type = received[3] as number;
-      const streamId = received.readUInt32BE(5) & 0x7fffffff;
-      const code =
-        type === FRAME.RST_STREAM
-          ? received.readUInt32BE(9)
-          : type === FRAME.GOAWAY
-            ? received.readUInt32BE(13)
-            : undefined;
-      if (type === FRAME.SETTINGS && (received[4] as number) === 0) {
-        const settings: Record<number, number> = {};
-        for (let offset = 9; offset + 6 <= 9 + length; offset += 6) {
-          settings[received.readUInt16BE(offset)] = received.readUInt32BE(offset + 2);
-        }
-        frames.push({ type, streamId, settings });
-      } else {
-        frames.push(code === undefined ? { type, streamId } : { type, streamId, code });
-      }
+      const header = received;
       received = received.subarray(9 + length);
+      onFrame(
+        header[3] as number,
+        header[4] as number,
+        header.readUInt32BE(5) & 0x7fffffff,
+        header.subarray(9, 9 + length),
+      );
+    }
+  });
+}
+
+/** Collects the frames the server sends on `socket` (a raw HTTP/2 connection). */
+function readFrames(socket: TLSSocket): () => RawFrame[] {
+  const frames: RawFrame[] = [];
+  eachFrame(socket, (type, flags, streamId, payload) => {
+    const code =
+      type === FRAME.RST_STREAM ? payload.readUInt32BE(0) : type === FRAME.GOAWAY ? payload.readUInt32BE(4) : undefined;
+    if (type === FRAME.SETTINGS && flags === 0) {
+      const settings: Record<number, number> = {};
+      for (let offset = 0; offset + 6 <= payload.length; offset += 6) {
+        settings[payload.readUInt16BE(offset)] = payload.readUInt32BE(offset + 2);
+      }
+      frames.push({ type, streamId, settings });
+    } else {
+      frames.push(code === undefined ? { type, streamId } : { type, streamId, code });
     }
   });
   return () => frames;
@@ -342,24 +352,13 @@ export async function grpcBurst(
   const socket = await connectTls(options, ['h2']);
   let answered = 0;
   let refused = 0;
-  let received = Buffer.alloc(0);
-  socket.on('data', (chunk: Buffer) => {
-    received = Buffer.concat([received, chunk]);
-    while (received.length >= 9) {
-      const length = received.readUIntBE(0, 3);
-      if (received.length < 9 + length) {
-        break;
-      }
-      const type = received[3] as number;
-      const flags = received[4] as number;
-      if (type === FRAME.RST_STREAM) {
-        refused++;
-      } else if (type === 0x1 && (flags & 0x1) !== 0) {
-        answered++;
-      } else if (type === 0x4 && (flags & 0x1) === 0) {
-        socket.write(frame(0x4, 0x1, 0, Buffer.alloc(0)));
-      }
-      received = received.subarray(9 + length);
+  eachFrame(socket, (type, flags) => {
+    if (type === FRAME.RST_STREAM) {
+      refused++;
+    } else if (type === 0x1 && (flags & 0x1) !== 0) {
+      answered++;
+    } else if (type === FRAME.SETTINGS && (flags & 0x1) === 0) {
+      socket.write(frame(FRAME.SETTINGS, 0x1, 0, Buffer.alloc(0)));
     }
   });
   const block = headerBlock(options.path);
