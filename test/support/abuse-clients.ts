@@ -175,6 +175,16 @@ export const FRAME = { RST_STREAM: 0x3, SETTINGS: 0x4, GOAWAY: 0x7 } as const;
 export const COMPRESSION_ERROR = 0x9;
 export const REFUSED_STREAM = 0x7;
 
+/** Resolves when the server closes `socket`, or after `timeoutMs`, whichever comes first. */
+const closedOrTimedOut = (socket: TLSSocket, timeoutMs: number): Promise<void> =>
+  new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, timeoutMs);
+    socket.once('close', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+
 /** Calls `onFrame` for each whole frame the server sends on `socket` (RFC 9113 4.1: a 9-octet header, a payload). */
 function eachFrame(
   socket: TLSSocket,
@@ -306,13 +316,7 @@ export async function pipeline(
   socket.on('data', (chunk: string) => (text += chunk));
   const request = `GET ${options.path} HTTP/1.1\r\nHost: localhost\r\n\r\n`;
   socket.write(request.repeat(options.requests));
-  await new Promise<void>((resolve) => {
-    const timer = setTimeout(resolve, options.timeoutMs);
-    socket.once('close', () => {
-      clearTimeout(timer);
-      resolve();
-    });
-  });
+  await closedOrTimedOut(socket, options.timeoutMs);
   socket.destroy();
   return [...text.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((match) => Number(match[1]));
 }
@@ -371,13 +375,7 @@ export async function grpcBurst(
     out.push(frame(0x1, 0x4, streamId, block), frame(0x0, 0x1, streamId, data));
   }
   socket.write(Buffer.concat(out));
-  await new Promise<void>((resolve) => {
-    const timer = setTimeout(resolve, options.timeoutMs);
-    socket.once('close', () => {
-      clearTimeout(timer);
-      resolve();
-    });
-  });
+  await closedOrTimedOut(socket, options.timeoutMs);
   socket.destroy();
   return { answered, refused };
 }
