@@ -1,12 +1,10 @@
 import { Metadata, status, type ServerInterceptingCallInterface } from '@grpc/grpc-js';
 import { expect } from 'chai';
-import { logSink } from '../support/log-sink.js';
-import { createLogger } from '../../src/logging/logger.js';
-import type { RequestObserver } from '../../src/observability/metrics.js';
+import { recordingPipeline } from '../support/recording-pipeline.js';
 import { callRefusal } from '../../src/transport/grpc/call-refusal.js';
 import { metadataLimit } from '../../src/transport/grpc/metadata-limit.js';
 import { OPERATIONS } from '../../src/transport/operations.js';
-import { createRequestPipeline, REQUEST_LOG_FIELDS } from '../../src/transport/request-pipeline.js';
+import { REQUEST_LOG_FIELDS } from '../../src/transport/request-pipeline.js';
 
 type Status = Parameters<ServerInterceptingCallInterface['sendStatus']>[0];
 type Listener = Parameters<ServerInterceptingCallInterface['start']>[0];
@@ -37,16 +35,8 @@ function innerCall(metadata: Metadata) {
 
 /** Runs one call with `metadata` through the interceptor; what reached the handler side, was sent and recorded. */
 function run(path: string, metadata: Metadata) {
-  const lines: Array<Record<string, unknown>> = [];
-  const observed: string[] = [];
-  const logger = createLogger(
-    { level: 'info', pretty: false },
-    logSink((line) => lines.push(JSON.parse(line) as Record<string, unknown>)),
-  );
-  const observer: RequestObserver = {
-    observe: (transport, operation, outcome) => observed.push(`${transport} ${operation} ${outcome}`),
-  };
-  const refuse = callRefusal(createRequestPipeline(logger, observer), 'capsules-sender');
+  const { pipeline, lines, observed } = recordingPipeline();
+  const refuse = callRefusal(pipeline, 'capsules-sender');
   const { call, sent } = innerCall(metadata);
   const method = { path, requestStream: false, responseStream: false } as const;
   const intercepted = metadataLimit(refuse)(

@@ -1,29 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { logSink } from '../support/log-sink.js';
+import { recordingPipeline } from '../support/recording-pipeline.js';
 import { expect } from 'chai';
 import { invalidArgument } from '../../src/domain/errors.js';
-import { createLogger } from '../../src/logging/logger.js';
-import type { RequestObserver } from '../../src/observability/metrics.js';
 import { ERROR_TABLE, OUTCOMES, PROTOCOL_ERROR_TABLE, INTERNAL_ERROR } from '../../src/transport/error-table.js';
 import { OPERATION_NAMES } from '../../src/transport/operations.js';
-import { createRequestPipeline, REQUEST_LOG_FIELDS } from '../../src/transport/request-pipeline.js';
+import { REQUEST_LOG_FIELDS } from '../../src/transport/request-pipeline.js';
 
 const TICKET = 'eyJhbGciOiJSUzI1NiJ9.eyJpc3MiOiJQTk9FRS0zMDMwMzAzOTkxNCJ9.c2lnbmF0dXJl~WyJzYWx0IiwiYXVkIl0~';
-
-/** A pipeline writing into memory, and what it observed. */
-function recordingPipeline() {
-  const lines: Array<Record<string, unknown>> = [];
-  const observed: string[] = [];
-  const logger = createLogger(
-    { level: 'info', pretty: false },
-    logSink((line) => lines.push(JSON.parse(line) as Record<string, unknown>)),
-  );
-  const observer: RequestObserver = {
-    observe: (transport, operation, outcome) => observed.push(`${transport} ${operation} ${outcome}`),
-  };
-  return { pipeline: createRequestPipeline(logger, observer), lines, observed };
-}
 
 const START = { transport: 'grpc', listener: 'shares', operation: 'GetKeyShare', peer: '127.0.0.1:5000' } as const;
 
